@@ -1,18 +1,13 @@
-"""The ``lambdacron`` command line. Each module registers its commands on ``app``; this module
-maps every ``LambdacronError`` to its exit code in one place."""
+"""The ``lambdacron`` command line. Each module registers its commands on ``app``; errors are
+mapped to exit codes in ``lambdacron.cli.common``."""
 
 from __future__ import annotations
 
 import os
 import sys
 
-import typer
-
+from lambdacron.cli import compile as _compile  # noqa: F401  (registers its commands)
 from lambdacron.cli.common import app, err_console
-
-# Command modules register themselves on import.
-from lambdacron.cli import compile as _compile  # noqa: F401,E402
-from lambdacron.errors import LambdacronError  # noqa: E402
 
 for _module in ("publish", "runtime", "deploy", "ecosystem"):
     try:
@@ -25,26 +20,13 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Console-script entry point: run the app, turn errors into messages and exit codes."""
+    """Console-script entry point. Unexpected errors print one line, not a traceback."""
     try:
-        app(standalone_mode=False)
-    except LambdacronError as exc:
-        err_console.print(str(exc), markup=False, highlight=False)
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("Aborted. Nothing was written.", markup=False)
-        sys.exit(1)
+        app()
     except KeyboardInterrupt:
         err_console.print("Interrupted.", markup=False)
         sys.exit(130)
-    except SystemExit:
-        raise
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         if os.environ.get("LAMBDACRON_DEBUG"):
             raise
         err_console.print(

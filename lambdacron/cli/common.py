@@ -13,15 +13,31 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperGroup
 from rich.console import Console
 from rich.table import Table
 
 from lambdacron.project import Environment, Project, find_project, load_env
 from lambdacron.runtime.manifest import Manifest
 
+class _Group(TyperGroup):
+    """Maps every LambdacronError to its message on stderr and its exit code, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from lambdacron.errors import LambdacronError
+
+        try:
+            return super().invoke(ctx)
+        except LambdacronError as exc:
+            err_console.print(str(exc), markup=False, highlight=False)
+            ctx.exit(exc.exit_code)
+
+
 app = typer.Typer(
     name="lambdacron",
+    cls=_Group,
     help="Serverless cron for AWS: Jinja-templated YAML tasks, validated, published as one "
     "versioned manifest, fired by a scheduler Lambda.",
     no_args_is_help=True,
