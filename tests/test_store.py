@@ -68,6 +68,14 @@ def test_writing_the_same_version_bytes_again_is_a_retry_not_a_conflict(store: S
     assert store.list_versions("prod") == [1]
 
 
+def test_a_version_that_never_went_live_can_be_discarded(store: Store) -> None:
+    store.write_version("prod", 1, manifest_bytes(1, "a"))
+    store.write_version("prod", 2, manifest_bytes(2, "b"))
+    store.discard_version("prod", 2)
+    store.discard_version("prod", 3)
+    assert store.list_versions("prod") == [1]
+
+
 def test_a_missing_version_is_a_store_error_naming_it(store: Store) -> None:
     with pytest.raises(StoreError, match=r"prod/versions/7\.json: no such version$"):
         store.read_version("prod", 7)

@@ -82,6 +82,11 @@ class Store(ABC):
         bytes (the very same bytes again are a retried request, not a conflict)."""
 
     @abstractmethod
+    def discard_version(self, env: str, number: int) -> None:
+        """Remove a version that never went live: a publisher's own, after it lost the race for
+        the live manifest. Never called for a version that was made live."""
+
+    @abstractmethod
     def replace_live(self, env: str, data: bytes, expected_etag: str | None) -> str:
         """Make ``data`` live if the live manifest still has ``expected_etag`` (None: if there is
         none), else PublishConflictError (unless it already holds ``data``: a retried request).
@@ -209,6 +214,13 @@ class FileStore(Store):
             raise _os_error(path, exc) from exc
         finally:
             temp.unlink(missing_ok=True)
+
+    def discard_version(self, env: str, number: int) -> None:
+        path = self._path(env, f"{VERSIONS}/{number}.json")
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _os_error(path, exc) from exc
 
     def replace_live(self, env: str, data: bytes, expected_etag: str | None) -> str:
         path = self._path(env)
@@ -394,6 +406,13 @@ class S3Store(Store):
             if not self._holds(env, name, data):
                 raise PublishConflictError(env, number - 1, number) from None
 
+    def discard_version(self, env: str, number: int) -> None:
+        name = f"{VERSIONS}/{number}.json"
+        key = self.key(env, name)
+        self._call(
+            lambda: self.client.delete_object(Bucket=self.bucket, Key=key), self.location(env, name)
+        )
+
     def replace_live(self, env: str, data: bytes, expected_etag: str | None) -> str:
         condition = {"IfNoneMatch": "*"} if expected_etag is None else {"IfMatch": expected_etag}
         try:
@@ -459,7 +478,7 @@ class S3Store(Store):
         except ClientError as exc:
             raise _client_error(exc, where, self.bucket) from exc
         except BotoCoreError as exc:
-            raise _botocore_error(exc, where, self._endpoint()) from exc
+            raise aws_error(exc, where, self._endpoint(), "S3") from exc
 
     def _endpoint(self) -> str:
         return "the default endpoint" if self._client is None else self._client.meta.endpoint_url
@@ -479,6 +498,7 @@ class _PreconditionFailed(Exception):
 
 _CREDENTIAL_CODES = {
     "InvalidAccessKeyId",
+    "InvalidClientTokenId",
     "SignatureDoesNotMatch",
     "ExpiredToken",
     "InvalidToken",
@@ -487,8 +507,8 @@ _CREDENTIAL_CODES = {
 
 
 def _client_error(exc: Any, where: str, bucket: str) -> Exception:
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
+    """S3's own answers: the ones the store handles, then bucket and permission problems."""
+    code = str(exc.response.get("Error", {}).get("Code", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code in ("NoSuchKey", "404"):
         return _Missing()
@@ -505,18 +525,24 @@ def _client_error(exc: Any, where: str, bucket: str) -> Exception:
             f"{where}: access denied; the AWS identity in use needs s3:GetObject, s3:PutObject and "
             f"s3:ListBucket on bucket {bucket!r} (check AWS_PROFILE and the bucket policy)"
         )
-    if code in _CREDENTIAL_CODES:
-        return StoreError(
-            f"{where}: the AWS credentials were rejected ({code}); refresh them (e.g. `aws sso "
-            "login`) or check AWS_PROFILE / AWS_ACCESS_KEY_ID"
-        )
-    text = str(error.get("Message") or exc).replace("\n", " ")
-    return StoreError(f"{where}: S3 answered {code or status}: {text}")
+    return aws_error(exc, where, "", "S3")
 
 
-def _botocore_error(exc: Exception, where: str, endpoint: str) -> StoreError:
+def aws_error(exc: Exception, where: str, endpoint: str, service: str) -> StoreError:
+    """One clear line for a failed AWS call: credentials, network, or the service's answer."""
     from botocore import exceptions as bc
 
+    if isinstance(exc, bc.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        if code in _CREDENTIAL_CODES:
+            return StoreError(
+                f"{where}: the AWS credentials were rejected ({code}); refresh them (e.g. `aws sso "
+                "login`) or check AWS_PROFILE / AWS_ACCESS_KEY_ID"
+            )
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        text = str(error.get("Message") or exc).replace("\n", " ")
+        return StoreError(f"{where}: {service} answered {code or status}: {text}")
     if isinstance(exc, bc.NoCredentialsError | bc.PartialCredentialsError):
         return StoreError(
             f"{where}: no AWS credentials found; set AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
@@ -530,10 +556,10 @@ def _botocore_error(exc: Exception, where: str, endpoint: str) -> StoreError:
     if isinstance(exc, bc.NoRegionError):
         return StoreError(f"{where}: no AWS region; set `region:` in the env file or AWS_REGION")
     if isinstance(exc, bc.ReadTimeoutError):
-        return StoreError(f"{where}: S3 at {endpoint} did not answer in time; try again")
+        return StoreError(f"{where}: {service} at {endpoint} did not answer in time; try again")
     if isinstance(exc, bc.ConnectionError | bc.HTTPClientError):
         return StoreError(
-            f"{where}: cannot reach S3 at {endpoint}; check the network, the env's `region` and "
-            "AWS_ENDPOINT_URL"
+            f"{where}: cannot reach {service} at {endpoint}; check the network, the env's "
+            "`region` and AWS_ENDPOINT_URL"
         )
     return StoreError(f"{where}: {type(exc).__name__}: {exc}".replace("\n", " "))
