@@ -313,8 +313,7 @@ def _check_defaults(defaults: dict[str, Any], document: Document, rel: str) -> l
 
 
 def _account_text(account: Any) -> str:
-    if isinstance(account, int) and not isinstance(account, bool):
-        return str(account).zfill(12)
+    # Our YAML reads 012345678901 as a string (no octal, no lost zero), so str() is exact here.
     return str(account)
 
 

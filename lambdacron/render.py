@@ -195,6 +195,8 @@ def _runtime_problem(project: Project, exc: BaseException, source: str, context:
                 message += f" (did you mean '{suggestion}'?)"
             else:
                 hint = "define it under `vars:` in the env file, or pass --set NAME=value"
+    elif isinstance(exc, OverflowError):
+        message = str(exc)
     else:
         message = f"{type(exc).__name__}: {exc}"
     return Diagnostic(where, line, message, hint, tuple(f"{p}:{n}" for p, n in trace[1:]))

@@ -87,9 +87,9 @@ def test_every_error_of_every_file_is_reported(tmp_path: Path) -> None:
     })
     found = errors(tmp_path)
     assert len(found) == 3
-    assert found[0].startswith("build/dev/tasks/a.yml:3: ")
-    assert found[1].startswith("build/dev/tasks/b.yml:4: ")
-    assert found[2].startswith("templates/c.yml.j2:1: 'undefined_name' is undefined")
+    assert found[0].startswith("templates/c.yml.j2:1: 'undefined_name' is undefined")
+    assert found[1].startswith("build/dev/tasks/a.yml:3: ")
+    assert found[2].startswith("build/dev/tasks/b.yml:4: ")
 
 
 def test_duplicate_names_across_files_and_case_folding(tmp_path: Path) -> None:
@@ -107,9 +107,10 @@ def test_duplicate_names_across_files_and_case_folding(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("expression: */5 * * * *", "build/dev/tasks/t.yml:2: invalid YAML"),
-        ("expression: '@daily'\nenabled: no", "build/dev/tasks/t.yml:3: "),
-        ("expression: 1:30", "build/dev/tasks/t.yml:2: "),
+        ("expression: */5 * * * *", "build/dev/tasks/t.yml:3: invalid YAML: did not find expected alphabetic or "
+         "numeric character (a value starting with '*' must be quoted: expression: \"*/5 * * * *\")"),
+        ("expression: '@daily'\nenabled: no", "build/dev/tasks/t.yml:4: enabled must be true or false, got a string ('no')"),
+        ("expression: 1:30", 'build/dev/tasks/t.yml:3: expression "1:30": 1 field; crontab takes 5'),
     ],
 )
 def test_yaml_traps_give_clear_errors(tmp_path: Path, line: str, expected: str) -> None:
@@ -121,12 +122,12 @@ def test_yaml_traps_give_clear_errors(tmp_path: Path, line: str, expected: str) 
 def test_digest_is_stable_under_reordering_and_formatting(tmp_path: Path) -> None:
     one = write_project(tmp_path / "one", {
         "envs/dev.yml": "",
-        "templates/a.yml.j2": "name: a\nexpression: '@daily'\ntask: {type: http, url: 'http://x', method: GET}\n",
-        "templates/b.yml.j2": "name: b\nexpression: '@hourly'\ntask: {type: http, url: 'http://y', method: POST}\n",
+        "templates/a.yml.j2": "name: a\nexpression: '@daily'\ntask: {type: http, url: 'http://x', method: GET}\n"
+                              "---\nname: b\nexpression: '@hourly'\ntask: {type: http, url: 'http://y', method: POST}\n",
     })
     two = write_project(tmp_path / "two", {
         "envs/dev.yml": "",
-        "templates/z.yml.j2": "---\ntask:\n  method: POST\n  url: http://y\n  type: http\nexpression: \"@hourly\"\nname: b\n"
+        "templates/a.yml.j2": "---\ntask:\n  method: POST\n  url: http://y\n  type: http\nexpression: \"@hourly\"\nname: b\n"
                               "---\ntask:\n    url: 'http://x'\n    type: http\n    method: GET\nname: a\nexpression: '@daily'\n",
     })
     digest_one = build(one).manifest.digest
