@@ -55,8 +55,12 @@ class _Candidate:
     def line(self, path: tuple[str | int, ...]) -> int:
         return self.header_lines + self.document.line_of(path) - self.document.first_line + 1
 
-    def problem(self, path: tuple[str | int, ...], message: str, hint: str | None = None) -> Diagnostic:
-        return Diagnostic(self.path, self.line(path), message, hint, (f"rendered from {self.source}",))
+    def problem(
+        self, path: tuple[str | int, ...], message: str, hint: str | None = None
+    ) -> Diagnostic:
+        return Diagnostic(
+            self.path, self.line(path), message, hint, (f"rendered from {self.source}",)
+        )
 
 
 def compile_env(project: Project, env: Environment) -> Manifest:
@@ -77,14 +81,18 @@ def build_env(project: Project, env: Environment) -> Build:
     if problems:
         raise InvalidInputError(problems, env=env.name)
     manifest = Manifest(
-        env=env.name, tasks=tuple(sorted((f.task for f in files), key=lambda t: t.name)),
+        env=env.name,
+        tasks=tuple(sorted((f.task for f in files), key=lambda t: t.name)),
         generator=f"lambdacron {__version__}",
     ).with_digest()
     return Build(env, manifest, tuple(sorted(files, key=lambda f: f.task.name)))
 
 
 def _split(
-    project: Project, env: Environment, rendered: Sequence[RenderedTemplate], problems: list[Diagnostic]
+    project: Project,
+    env: Environment,
+    rendered: Sequence[RenderedTemplate],
+    problems: list[Diagnostic],
 ) -> list[_Candidate]:
     """Each rendered template's YAML documents, with the build path each one is written to."""
     tasks_dir = f"{project.relative(project.build)}/{env.name}/tasks"
@@ -94,8 +102,15 @@ def _split(
         try:
             documents = load_documents(item.text)
         except YamlError as exc:
-            problems.append(Diagnostic(f"{tasks_dir}/{stem}.yml", exc.line and exc.line + 1, exc.message,
-                                       None, (f"rendered from {item.source}",)))
+            problems.append(
+                Diagnostic(
+                    f"{tasks_dir}/{stem}.yml",
+                    exc.line and exc.line + 1,
+                    exc.message,
+                    None,
+                    (f"rendered from {item.source}",),
+                )
+            )
             continue
         lines = item.text.splitlines()
         header = f"# Source: {item.source}"
@@ -114,8 +129,13 @@ def _task(candidate: _Candidate, env: Environment) -> tuple[Task | None, list[Di
     data = candidate.document.data
     if not isinstance(data, dict):
         kind = type(data).__name__.replace("str", "string").replace("list", "list")
-        return None, [candidate.problem((), f"a task must be a mapping of keys to values, got a {kind}",
-                                        "start the document with `name:`, `expression:` and `task:`")]
+        return None, [
+            candidate.problem(
+                (),
+                f"a task must be a mapping of keys to values, got a {kind}",
+                "start the document with `name:`, `expression:` and `task:`",
+            )
+        ]
     merged = {**TASK_DEFAULTS, **dict(env.defaults), **data}
     found = validate_task(merged)
     problems = [candidate.problem(p.path, p.message, p.hint) for p in found]
@@ -132,9 +152,15 @@ def _task(candidate: _Candidate, env: Environment) -> tuple[Task | None, list[Di
         return None, problems
     extra = {"expression_source": source_expression} if source_expression else {}
     return Task(
-        name=merged["name"], expression=expression, timezone=merged["timezone"], target=merged["task"],
-        enabled=merged["enabled"], retries=merged["retries"], description=merged.get("description"),
-        source=candidate.source, extra=extra,
+        name=merged["name"],
+        expression=str(expression),
+        timezone=merged["timezone"],
+        target=merged["task"],
+        enabled=merged["enabled"],
+        retries=merged["retries"],
+        description=merged.get("description"),
+        source=candidate.source,
+        extra=extra,
     ), []
 
 
@@ -149,11 +175,21 @@ def _duplicates(files: Sequence[TaskFile]) -> list[Diagnostic]:
             seen[key] = file
             continue
         same = first.task.name == file.task.name
-        what = f"duplicate task name '{file.task.name}'" if same else (
-            f"task name '{file.task.name}' collides with '{first.task.name}' (names must differ by more than case)")
-        problems.append(Diagnostic(
-            file.task.source or file.path, None, what, f"first defined in {first.task.source}; rename one of them"
-        ))
+        what = (
+            f"duplicate task name '{file.task.name}'"
+            if same
+            else (
+                f"task name '{file.task.name}' collides with '{first.task.name}' (names must differ by more than case)"
+            )
+        )
+        problems.append(
+            Diagnostic(
+                file.task.source or file.path,
+                None,
+                what,
+                f"first defined in {first.task.source}; rename one of them",
+            )
+        )
     return problems
 
 

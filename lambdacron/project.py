@@ -57,7 +57,9 @@ class Project:
         """Concrete environments (``_`` files are abstract bases)."""
         if not self.envs.is_dir():
             return []
-        names = {p.name.rsplit(".", 1)[0] for p in self.envs.iterdir() if p.suffix in (".yml", ".yaml")}
+        names = {
+            p.name.rsplit(".", 1)[0] for p in self.envs.iterdir() if p.suffix in (".yml", ".yaml")
+        }
         return sorted(n for n in names if not n.startswith("_"))
 
 
@@ -78,7 +80,12 @@ class Environment:
         """The names a template sees: every var, plus ``env``."""
         return {
             **self.vars,
-            "env": {"name": self.name, "region": self.region, "account": self.account, "store": self.store},
+            "env": {
+                "name": self.name,
+                "region": self.region,
+                "account": self.account,
+                "store": self.store,
+            },
         }
 
 
@@ -111,7 +118,9 @@ def _load_settings(root: Path) -> Project:
             value = document.data.get(key)
             if value is not None and not isinstance(value, str):
                 problems.append(
-                    Diagnostic(SETTINGS_FILE, document.line_of((key,)), f"'{key}' must be a path string")
+                    Diagnostic(
+                        SETTINGS_FILE, document.line_of((key,)), f"'{key}' must be a path string"
+                    )
                 )
         if problems:
             raise InvalidInputError(problems)
@@ -189,21 +198,31 @@ def _load_chain(
         if parent is None:
             break
         if not isinstance(parent, str):
-            problems.append(Diagnostic(rel, document.line_of(("extends",)), "'extends' must be an env name"))
+            problems.append(
+                Diagnostic(rel, document.line_of(("extends",)), "'extends' must be an env name")
+            )
             break
         if parent in seen:
             cycle = " → ".join([*seen, parent])
             problems.append(
-                Diagnostic(rel, document.line_of(("extends",)), f"extends cycle: {cycle}",
-                           "remove one of the `extends` lines")
+                Diagnostic(
+                    rel,
+                    document.line_of(("extends",)),
+                    f"extends cycle: {cycle}",
+                    "remove one of the `extends` lines",
+                )
             )
             break
         current, current_path = parent, _env_path(project, parent)
         if current_path is None:
             hint = did_you_mean(parent, _all_env_files(project))
             problems.append(
-                Diagnostic(rel, document.line_of(("extends",)), f"extends '{parent}': no file envs/{parent}.yml",
-                           f"did you mean '{hint}'?" if hint else None)
+                Diagnostic(
+                    rel,
+                    document.line_of(("extends",)),
+                    f"extends '{parent}': no file envs/{parent}.yml",
+                    f"did you mean '{hint}'?" if hint else None,
+                )
             )
     merged: dict[str, Any] = {}
     lines: dict[str, tuple[str, int]] = {}
@@ -222,7 +241,9 @@ def _read(path: Path, rel: str) -> Document:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidInputError([Diagnostic(rel, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+        raise InvalidInputError(
+            [Diagnostic(rel, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")]
+        ) from None
     except OSError as exc:
         raise InvalidInputError([Diagnostic(rel, None, f"cannot read: {exc.strerror}")]) from None
     try:
@@ -237,8 +258,12 @@ def _unknown_keys(document: Document, allowed: Sequence[str], rel: str) -> list[
         if key not in allowed:
             hint = did_you_mean(key, allowed)
             problems.append(
-                Diagnostic(rel, document.line_of((key,)), f"unknown key '{key}'",
-                           f"did you mean '{hint}'?" if hint else f"allowed keys: {', '.join(allowed)}")
+                Diagnostic(
+                    rel,
+                    document.line_of((key,)),
+                    f"unknown key '{key}'",
+                    f"did you mean '{hint}'?" if hint else f"allowed keys: {', '.join(allowed)}",
+                )
             )
     return problems
 
@@ -254,14 +279,22 @@ def _check_env_document(document: Document, rel: str) -> list[Diagnostic]:
     store = data.get("store")
     if store is not None and not (isinstance(store, str) and store.strip()):
         bad("store", "'store' must be a URL: s3://bucket/prefix or file:///path, or a path")
-    elif isinstance(store, str) and store.startswith("s3://") and not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", store):
+    elif (
+        isinstance(store, str)
+        and store.startswith("s3://")
+        and not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", store)
+    ):
         bad("store", f"store '{store}' is not a valid S3 URL", "use s3://bucket-name/prefix")
     region = data.get("region")
     if region is not None and not (isinstance(region, str) and REGION.match(region)):
         bad("region", f"region {region!r} is not an AWS region name", "e.g. us-east-1 or eu-west-1")
     account = data.get("account")
     if account is not None and not re.match(r"^\d{12}$", _account_text(account)):
-        bad("account", f"account {account!r} is not a 12-digit AWS account id", 'quote it: account: "123456789012"')
+        bad(
+            "account",
+            f"account {account!r} is not a 12-digit AWS account id",
+            'quote it: account: "123456789012"',
+        )
     for key in ("defaults", "vars", "deploy"):
         if key in data and not isinstance(data[key], dict):
             bad(key, f"'{key}' must be a mapping")
@@ -274,19 +307,30 @@ def _check_env_document(document: Document, rel: str) -> list[Diagnostic]:
             expected = DEPLOY_KEYS.get(key)
             if expected is None:
                 hint = did_you_mean(key, DEPLOY_KEYS)
-                bad(("deploy", key), f"unknown key 'deploy.{key}'",
-                    f"did you mean '{hint}'?" if hint else f"allowed keys: {', '.join(DEPLOY_KEYS)}")
+                bad(
+                    ("deploy", key),
+                    f"unknown key 'deploy.{key}'",
+                    f"did you mean '{hint}'?"
+                    if hint
+                    else f"allowed keys: {', '.join(DEPLOY_KEYS)}",
+                )
             elif not isinstance(value, expected) or isinstance(value, bool):
                 bad(("deploy", key), f"'deploy.{key}' must be {_type_name(expected)}")
     variables = data.get("vars")
     if isinstance(variables, dict):
         for key in variables:
             if key in RESERVED_VARS:
-                bad(("vars", key), f"vars key '{key}' is reserved (templates see the environment as `env`)",
-                    "rename the variable")
+                bad(
+                    ("vars", key),
+                    f"vars key '{key}' is reserved (templates see the environment as `env`)",
+                    "rename the variable",
+                )
             elif not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):
-                bad(("vars", key), f"vars key '{key}' is not a valid template name",
-                    "use letters, digits and underscores, not starting with a digit")
+                bad(
+                    ("vars", key),
+                    f"vars key '{key}' is not a valid template name",
+                    "use letters, digits and underscores, not starting with a digit",
+                )
     return problems
 
 
@@ -298,16 +342,30 @@ def _check_defaults(defaults: dict[str, Any], document: Document, rel: str) -> l
         if key not in DEFAULT_KEYS:
             hint = did_you_mean(key, DEFAULT_KEYS)
             problems.append(
-                Diagnostic(rel, document.line_of(("defaults", key)), f"unknown key 'defaults.{key}'",
-                           f"did you mean '{hint}'?" if hint else f"allowed keys: {', '.join(DEFAULT_KEYS)}")
+                Diagnostic(
+                    rel,
+                    document.line_of(("defaults", key)),
+                    f"unknown key 'defaults.{key}'",
+                    f"did you mean '{hint}'?"
+                    if hint
+                    else f"allowed keys: {', '.join(DEFAULT_KEYS)}",
+                )
             )
-    probe = {"name": "defaults", "expression": "@daily", "task": {"type": "http", "url": "http://x", "method": "GET"}}
+    probe = {
+        "name": "defaults",
+        "expression": "@daily",
+        "task": {"type": "http", "url": "http://x", "method": "GET"},
+    }
     probe.update({k: v for k, v in defaults.items() if k in DEFAULT_KEYS})
     for problem in validate_task(probe):
         if problem.path and problem.path[0] in DEFAULT_KEYS:
             problems.append(
-                Diagnostic(rel, document.line_of(("defaults", *problem.path)), f"defaults: {problem.message}",
-                           problem.hint)
+                Diagnostic(
+                    rel,
+                    document.line_of(("defaults", *problem.path)),
+                    f"defaults: {problem.message}",
+                    problem.hint,
+                )
             )
     return problems
 
@@ -324,7 +382,11 @@ def _type_name(expected: type | tuple[type, ...]) -> str:
 
 
 def _environment(
-    project: Project, name: str, path: Path, merged: dict[str, Any], variables: dict[str, Any],
+    project: Project,
+    name: str,
+    path: Path,
+    merged: dict[str, Any],
+    variables: dict[str, Any],
     lines: dict[str, tuple[str, int]],
 ) -> Environment:
     store = merged.get("store")
@@ -354,7 +416,9 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 def _parse_set(item: str) -> tuple[list[str], Any]:
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
-        raise UsageError(f"--set {item!r}: expected path.to.key=value, e.g. --set batch.queue=reports")
+        raise UsageError(
+            f"--set {item!r}: expected path.to.key=value, e.g. --set batch.queue=reports"
+        )
     parts = key.strip().split(".")
     if any(not p for p in parts):
         raise UsageError(f"--set {item!r}: empty part in the key path '{key}'")

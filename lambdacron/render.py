@@ -17,7 +17,8 @@ from typing import Any
 
 import jinja2
 from jinja2 import StrictUndefined, TemplateNotFound, Undefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from lambdacron.errors import Diagnostic
 from lambdacron.project import Environment, Project
@@ -26,7 +27,9 @@ from lambdacron.suggest import did_you_mean
 
 TEMPLATE_SUFFIXES = (".yml.j2", ".yaml.j2")
 MAX_TEMPLATE_BYTES = 1024 * 1024
-SECRET_REF = re.compile(r"^(ssm:/[A-Za-z0-9_.\-/]+|secretsmanager:[A-Za-z0-9/_+=.@\-]+(#[^#\s]+)?)$")
+SECRET_REF = re.compile(
+    r"^(ssm:/[A-Za-z0-9_.\-/]+|secretsmanager:[A-Za-z0-9/_+=.@\-]+(#[^#\s]+)?)$"
+)
 
 
 class TemplateFailure(Exception):
@@ -50,9 +53,9 @@ class _ConfinedLoader(jinja2.FileSystemLoader):
 
     def get_source(
         self, environment: jinja2.Environment, template: str
-    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+    ) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
-        if filename is not None and not Path(filename).resolve().is_relative_to(self.root):
+        if not Path(filename).resolve().is_relative_to(self.root):
             raise TemplateNotFound(template)
         return source, filename, uptodate
 
@@ -69,15 +72,15 @@ def _fail(message: str = "fail() was called") -> None:
 
 def _scheduled_time(fmt: str = "%Y-%m-%dT%H:%M:%S%z") -> str:
     if not isinstance(fmt, str) or not fmt:
-        raise TemplateFailure("scheduled_time() takes a strftime format string, e.g. \"%Y-%m-%d\"")
+        raise TemplateFailure('scheduled_time() takes a strftime format string, e.g. "%Y-%m-%d"')
     return placeholder("scheduled_time", fmt)
 
 
 def _secret(reference: str) -> str:
     if not isinstance(reference, str) or not SECRET_REF.match(reference):
         raise TemplateFailure(
-            f"secret({reference!r}): expected \"ssm:/path/name\", \"secretsmanager:name\" or "
-            "\"secretsmanager:name#json_key\""
+            f'secret({reference!r}): expected "ssm:/path/name", "secretsmanager:name" or '
+            '"secretsmanager:name#json_key"'
         )
     return placeholder("secret", reference)
 
@@ -117,7 +120,9 @@ def template_names(project: Project) -> list[str]:
     return names
 
 
-def render_all(project: Project, env: Environment) -> tuple[list[RenderedTemplate], list[Diagnostic]]:
+def render_all(
+    project: Project, env: Environment
+) -> tuple[list[RenderedTemplate], list[Diagnostic]]:
     """Render every task template; returns the outputs and every problem found."""
     jinja = make_environment(project.templates)
     context = env.template_context()
@@ -135,7 +140,11 @@ def render_all(project: Project, env: Environment) -> tuple[list[RenderedTemplat
 
 
 def _render_one(
-    jinja: ImmutableSandboxedEnvironment, project: Project, name: str, source: str, context: dict[str, Any]
+    jinja: ImmutableSandboxedEnvironment,
+    project: Project,
+    name: str,
+    source: str,
+    context: dict[str, Any],
 ) -> RenderedTemplate | Diagnostic:
     path = project.templates / name
     problem = _check_file(path, source)
@@ -145,38 +154,68 @@ def _render_one(
         template = jinja.get_template(name)
         return RenderedTemplate(source, template.render(context))
     except jinja2.TemplateSyntaxError as exc:
-        return Diagnostic(_template_path(project, exc.filename, source), exc.lineno,
-                          f"template syntax error: {exc.message}")
+        return Diagnostic(
+            _template_path(project, exc.filename, source),
+            exc.lineno,
+            f"template syntax error: {exc.message}",
+        )
     except TemplateNotFound as exc:
         line, trace = _template_frames(project, exc, source)
-        return Diagnostic(source if line is None else trace[0][0], line if line else None,
-                          f"template '{exc.name}' not found in {project.relative(project.templates)}/",
-                          "includes and imports are confined to the templates folder",
-                          tuple(f"{p}:{n}" for p, n in trace[1:]))
-    except (jinja2.UndefinedError, TemplateFailure, SecurityError, jinja2.TemplateError,
-            TypeError, ValueError, ArithmeticError, LookupError, RecursionError) as exc:
+        return Diagnostic(
+            source if line is None else trace[0][0],
+            line if line else None,
+            f"template '{exc.name}' not found in {project.relative(project.templates)}/",
+            "includes and imports are confined to the templates folder",
+            tuple(f"{p}:{n}" for p, n in trace[1:]),
+        )
+    except (
+        jinja2.UndefinedError,
+        TemplateFailure,
+        SecurityError,
+        jinja2.TemplateError,
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        LookupError,
+        RecursionError,
+    ) as exc:
         return _runtime_problem(project, exc, source, context)
 
 
 def _check_file(path: Path, source: str) -> Diagnostic | None:
     size = path.stat().st_size
     if size > MAX_TEMPLATE_BYTES:
-        return Diagnostic(source, None, f"template is {size / 1e6:.1f} MB; templates are limited to "
-                          f"{MAX_TEMPLATE_BYTES // 1024} KiB", "split it into several templates")
+        return Diagnostic(
+            source,
+            None,
+            f"template is {size / 1e6:.1f} MB; templates are limited to "
+            f"{MAX_TEMPLATE_BYTES // 1024} KiB",
+            "split it into several templates",
+        )
     raw = path.read_bytes()
     if b"\x00" in raw:
-        return Diagnostic(source, None, "binary file in templates/ (it holds a NUL byte)",
-                          "remove it, or prefix its name with '_' if it is not a template")
+        return Diagnostic(
+            source,
+            None,
+            "binary file in templates/ (it holds a NUL byte)",
+            "remove it, or prefix its name with '_' if it is not a template",
+        )
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return Diagnostic(source, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
-                          "save the file as UTF-8")
+        return Diagnostic(
+            source,
+            line,
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+            "save the file as UTF-8",
+        )
     return None
 
 
-def _runtime_problem(project: Project, exc: BaseException, source: str, context: dict[str, Any]) -> Diagnostic:
+def _runtime_problem(
+    project: Project, exc: BaseException, source: str, context: dict[str, Any]
+) -> Diagnostic:
     line, trace = _template_frames(project, exc, source)
     where = trace[0][0] if trace else source
     hint = None
@@ -202,11 +241,25 @@ def _runtime_problem(project: Project, exc: BaseException, source: str, context:
     return Diagnostic(where, line, message, hint, tuple(f"{p}:{n}" for p, n in trace[1:]))
 
 
-_GLOBAL_NAMES = ("required", "fail", "scheduled_time", "task_name", "execution_id", "secret", "range",
-                 "dict", "lipsum", "cycler", "joiner", "namespace")
+_GLOBAL_NAMES = (
+    "required",
+    "fail",
+    "scheduled_time",
+    "task_name",
+    "execution_id",
+    "secret",
+    "range",
+    "dict",
+    "lipsum",
+    "cycler",
+    "joiner",
+    "namespace",
+)
 
 
-def _template_frames(project: Project, exc: BaseException, source: str) -> tuple[int | None, list[tuple[str, int]]]:
+def _template_frames(
+    project: Project, exc: BaseException, source: str
+) -> tuple[int | None, list[tuple[str, int]]]:
     """Template frames of the traceback, innermost first: ``(line, [(path, line), ...])``."""
     frames: list[tuple[str, int]] = []
     templates = str(project.templates)

@@ -38,7 +38,9 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT, _TIMESTAMP)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _Loader.add_implicit_resolver(
     _INT, re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0x[0-9a-fA-F]+)$"), list("-+0123456789")
 )
@@ -97,7 +99,9 @@ def load_documents(text: str) -> list[Document]:
             continue
         end = node.end_mark.line + (1 if node.end_mark.column else 0)
         documents.append(
-            Document(data, builder.lines, node.start_mark.line + 1, max(end, node.start_mark.line + 1))
+            Document(
+                data, builder.lines, node.start_mark.line + 1, max(end, node.start_mark.line + 1)
+            )
         )
     return documents
 
@@ -146,12 +150,19 @@ class _Builder:
             line = key_node.start_mark.line + 1
             if not isinstance(key, str):
                 if isinstance(key, bool | int | float) or key is None:
-                    key = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
+                    key = (
+                        "null"
+                        if key is None
+                        else str(key).lower()
+                        if isinstance(key, bool)
+                        else str(key)
+                    )
                 else:
                     raise YamlError(line, "a key must be a plain string")
             if key in first_seen:
                 raise YamlError(
-                    line, f"duplicate key '{key}' (first at line {first_seen[key]}); keep one of them"
+                    line,
+                    f"duplicate key '{key}' (first at line {first_seen[key]}); keep one of them",
                 )
             first_seen[key] = line
             result[key] = self.build(value_node, (*path, key))

@@ -24,9 +24,18 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
     the home directory is a fresh empty folder."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", "AWS_REGION",
-                 "LAMBDACRON_STORE", "LAMBDACRON_ENV", "LAMBDACRON_STATE_TABLE",
-                 "LAMBDACRON_DLQ_URL", "NO_COLOR", "FORCE_COLOR"):
+    for name in (
+        "AWS_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_REGION",
+        "LAMBDACRON_STORE",
+        "LAMBDACRON_ENV",
+        "LAMBDACRON_STATE_TABLE",
+        "LAMBDACRON_DLQ_URL",
+        "NO_COLOR",
+        "FORCE_COLOR",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

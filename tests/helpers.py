@@ -34,4 +34,6 @@ def simple_project(root: Path, **extra: str) -> Path:
     }
     files.update(extra)
     return write_project(root, files)
+
+
 REPO = Path(__file__).resolve().parent.parent

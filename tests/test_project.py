@@ -14,14 +14,21 @@ def make(tmp_path: Path, envs: dict[str, str]) -> Path:
 
 
 def test_extends_chain_deep_merges_and_set_overrides(tmp_path: Path) -> None:
-    make(tmp_path, {
-        "_base": "region: us-east-1\ndefaults: {timezone: Europe/Madrid}\nvars:\n  batch: {queue: q, definition: d}\n  n: 1\n",
-        "_mid": "extends: _base\nvars:\n  batch: {queue: q-mid}\n",
-        "prod": "extends: _mid\naccount: '012345678901'\nvars:\n  n: 2\n",
-    })
+    make(
+        tmp_path,
+        {
+            "_base": "region: us-east-1\ndefaults: {timezone: Europe/Madrid}\nvars:\n  batch: {queue: q, definition: d}\n  n: 1\n",
+            "_mid": "extends: _base\nvars:\n  batch: {queue: q-mid}\n",
+            "prod": "extends: _mid\naccount: '012345678901'\nvars:\n  n: 2\n",
+        },
+    )
     project = find_project(tmp_path)
     env = load_env(project, "prod", ["batch.definition=other:2", "extra.list=[1, 2]", "n=3"])
-    assert env.vars == {"batch": {"queue": "q-mid", "definition": "other:2"}, "n": 3, "extra": {"list": [1, 2]}}
+    assert env.vars == {
+        "batch": {"queue": "q-mid", "definition": "other:2"},
+        "n": 3,
+        "extra": {"list": [1, 2]},
+    }
     assert env.region == "us-east-1"
     assert env.account == "012345678901"
     assert env.defaults == {"timezone": "Europe/Madrid"}
@@ -43,7 +50,9 @@ def test_extends_cycle_is_reported_with_the_chain(tmp_path: Path) -> None:
 
 
 def test_unknown_keys_are_all_reported_with_suggestions(tmp_path: Path) -> None:
-    make(tmp_path, {"dev": "regoin: us-east-1\nvars: {}\ndefautls: {}\ndefaults:\n  timezon: UTC\n"})
+    make(
+        tmp_path, {"dev": "regoin: us-east-1\nvars: {}\ndefautls: {}\ndefaults:\n  timezon: UTC\n"}
+    )
     with pytest.raises(InvalidInputError) as info:
         load_env(find_project(tmp_path), "dev")
     assert [str(d) for d in info.value.diagnostics] == [
@@ -57,12 +66,21 @@ def test_unknown_keys_are_all_reported_with_suggestions(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("region: Mars\n", "envs/dev.yml:1: region 'Mars' is not an AWS region name (e.g. us-east-1 or eu-west-1)"),
+        (
+            "region: Mars\n",
+            "envs/dev.yml:1: region 'Mars' is not an AWS region name (e.g. us-east-1 or eu-west-1)",
+        ),
         ("account: 12345\n", "envs/dev.yml:1: account 12345 is not a 12-digit AWS account id"),
         ("vars: [1]\n", "envs/dev.yml:1: 'vars' must be a mapping"),
-        ("vars:\n  env: x\n", "envs/dev.yml:2: vars key 'env' is reserved (templates see the environment as `env`) (rename the variable)"),
+        (
+            "vars:\n  env: x\n",
+            "envs/dev.yml:2: vars key 'env' is reserved (templates see the environment as `env`) (rename the variable)",
+        ),
         ("extends: _bsae\n", "envs/dev.yml:1: extends '_bsae': no file envs/_bsae.yml"),
-        ("deploy:\n  memory_size: big\n", "envs/dev.yml:2: 'deploy.memory_size' must be a whole number"),
+        (
+            "deploy:\n  memory_size: big\n",
+            "envs/dev.yml:2: 'deploy.memory_size' must be a whole number",
+        ),
         ("a: [1\n", "envs/dev.yml:2: invalid YAML: did not find expected ',' or ']'"),
         ("a: 1\na: 2\n", "envs/dev.yml:2: duplicate key 'a' (first at line 1); keep one of them"),
         ("defaults:\n  timezone: Mars/Base\n", "envs/dev.yml:2: defaults:"),
@@ -78,7 +96,9 @@ def test_bad_env_files(tmp_path: Path, text: str, expected: str) -> None:
 def test_unknown_and_abstract_env_names_are_usage_errors(tmp_path: Path) -> None:
     make(tmp_path, {"dev": "{}\n", "_base": "{}\n"})
     project = find_project(tmp_path)
-    with pytest.raises(UsageError, match=r"--env dve: no file envs/dve.yml \(did you mean 'dev'\?\)"):
+    with pytest.raises(
+        UsageError, match=r"--env dve: no file envs/dve.yml \(did you mean 'dev'\?\)"
+    ):
         load_env(project, "dve")
     with pytest.raises(UsageError, match="abstract"):
         load_env(project, "_base")
@@ -86,12 +106,21 @@ def test_unknown_and_abstract_env_names_are_usage_errors(tmp_path: Path) -> None
 
 def test_bad_set_is_a_usage_error(tmp_path: Path) -> None:
     make(tmp_path, {"dev": "{}\n"})
-    with pytest.raises(UsageError, match="expected path.to.key=value"):
+    with pytest.raises(UsageError, match=r"expected path\.to\.key=value"):
         load_env(find_project(tmp_path), "dev", ["novalue"])
 
 
-def test_project_found_from_a_subfolder_and_settings_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write_project(tmp_path, {"lambdacron.yml": "templates: tpl\nstore: s3://b/p\n", "tpl/x.yml.j2": "", "envs/dev.yml": ""})
+def test_project_found_from_a_subfolder_and_settings_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_project(
+        tmp_path,
+        {
+            "lambdacron.yml": "templates: tpl\nstore: s3://b/p\n",
+            "tpl/x.yml.j2": "",
+            "envs/dev.yml": "",
+        },
+    )
     (tmp_path / "deep/er").mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "deep/er")
     project = find_project(None)
@@ -108,4 +137,6 @@ def test_no_project_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_deep_merge_replaces_lists_and_scalars() -> None:
     assert deep_merge({"a": {"b": 1, "c": [1]}, "d": 1}, {"a": {"c": [2]}, "d": {"x": 1}}) == {
-        "a": {"b": 1, "c": [2]}, "d": {"x": 1}}
+        "a": {"b": 1, "c": [2]},
+        "d": {"x": 1},
+    }

@@ -9,23 +9,23 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
-from typer.core import TyperGroup
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from lambdacron.project import Environment, Project, find_project, load_env
 from lambdacron.runtime.manifest import Manifest
 
+
 class _Group(TyperGroup):
     """Maps every LambdacronError to its message on stderr and its exit code, in one place."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         from lambdacron.errors import LambdacronError
 
         try:
@@ -51,7 +51,7 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
 
 
-class Output(str, Enum):
+class Output(StrEnum):
     text = "text"
     json = "json"
 
@@ -90,7 +90,9 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+def print_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None
+) -> None:
     """A rich table on a terminal; aligned plain text (stable for scripts and tests) otherwise."""
     cells = [["" if c is None else str(c) for c in row] for row in rows]
     if out_console.is_terminal:
@@ -105,7 +107,9 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: st
     for row in cells:
         widths = [max(w, len(c)) for w, c in zip(widths, row, strict=False)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=False)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in cells]
+    lines += [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in cells
+    ]
     sys.stdout.write("\n".join(lines) + "\n")
 
 
@@ -138,7 +142,9 @@ def parse_time(text: str, option: str = "--at") -> datetime:
     return value.astimezone(UTC)
 
 
-def load_project_env(project: Path | None, env: str, sets: Sequence[str] | None = None) -> tuple[Project, Environment]:
+def load_project_env(
+    project: Path | None, env: str, sets: Sequence[str] | None = None
+) -> tuple[Project, Environment]:
     """The project and the merged environment a command works on."""
     found = find_project(project)
     return found, load_env(found, env, sets or ())

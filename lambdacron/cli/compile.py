@@ -30,14 +30,19 @@ from lambdacron.project import find_project, load_env
 from lambdacron.runtime.manifest import Task
 
 PublishedOption = Annotated[
-    bool, typer.Option("--published", help="Use the live manifest in the store, not the rendered project.")
+    bool,
+    typer.Option(
+        "--published", help="Use the live manifest in the store, not the rendered project."
+    ),
 ]
 
 
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder for the new project.")] = Path("."),
-    force: Annotated[bool, typer.Option("--force", help="Overwrite files that already exist.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite files that already exist.")
+    ] = False,
 ) -> None:
     """Scaffold a working project: templates (the FINP report), envs (dev, prod) and .gitignore."""
     from lambdacron.scaffold import scaffold
@@ -45,15 +50,21 @@ def init(
     written = scaffold(directory, force=force)
     for path in written:
         message(f"created {path}")
-    message(f"Project ready in {directory}. Next: lambdacron validate --all-envs, lambdacron render --env dev")
+    message(
+        f"Project ready in {directory}. Next: lambdacron validate --all-envs, lambdacron render --env dev"
+    )
 
 
 @app.command()
 def render(
     env: EnvOption,
     set_: SetOption = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write here instead of build/<env>/.")] = None,
-    stdout: Annotated[bool, typer.Option("--stdout", help="Print the rendered tasks; write nothing.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write here instead of build/<env>/.")
+    ] = None,
+    stdout: Annotated[
+        bool, typer.Option("--stdout", help="Print the rendered tasks; write nothing.")
+    ] = False,
     project: ProjectOption = None,
 ) -> None:
     """Render templates/ against envs/<ENV>.yml into build/<ENV>/tasks/*.yml and manifest.json."""
@@ -65,13 +76,17 @@ def render(
         sys.stdout.write("".join(f"---\n{file.text}" for file in build.files))
         return
     target = write_build(build, out if out is not None else found.build / environment.name)
-    message(f"Rendered {len(build.files)} tasks for env {environment.name} into {found.relative(target)}/")
+    message(
+        f"Rendered {len(build.files)} tasks for env {environment.name} into {found.relative(target)}/"
+    )
 
 
 @app.command()
 def validate(
     env: Annotated[str | None, typer.Option("--env", "-e", help="Environment to validate.")] = None,
-    all_envs: Annotated[bool, typer.Option("--all-envs", help="Validate every environment.")] = False,
+    all_envs: Annotated[
+        bool, typer.Option("--all-envs", help="Validate every environment.")
+    ] = False,
     set_: SetOption = None,
     output: Annotated[str, typer.Option("--output", "-o", help="text, json or github.")] = "text",
     project: ProjectOption = None,
@@ -95,7 +110,13 @@ def validate(
                 message(f"env {name}: {len(manifest.tasks)} tasks valid")
         except InvalidInputError as exc:
             failures.append(exc)
-            report.append({"env": name, "valid": False, "errors": [_diagnostic_json(d) for d in exc.diagnostics]})
+            report.append(
+                {
+                    "env": name,
+                    "valid": False,
+                    "errors": [_diagnostic_json(d) for d in exc.diagnostics],
+                }
+            )
     if output == "json":
         print_json(report)
     elif output == "github":
@@ -104,18 +125,26 @@ def validate(
                 sys.stdout.write(github_annotation(diagnostic) + "\n")
     if failures:
         if output == "text" or len(failures) > 1:
-            raise InvalidInputError([d for f in failures for d in f.diagnostics],
-                                    env=failures[0].env if len(failures) == 1 else None)
+            raise InvalidInputError(
+                [d for f in failures for d in f.diagnostics],
+                env=failures[0].env if len(failures) == 1 else None,
+            )
         raise failures[0]
 
 
 def _diagnostic_json(diagnostic: Diagnostic) -> dict[str, Any]:
-    return {"file": diagnostic.path, "line": diagnostic.line, "message": diagnostic.message,
-            "hint": diagnostic.hint, "trace": list(diagnostic.trace)}
+    return {
+        "file": diagnostic.path,
+        "line": diagnostic.line,
+        "message": diagnostic.message,
+        "hint": diagnostic.hint,
+        "trace": list(diagnostic.trace),
+    }
 
 
 def github_annotation(diagnostic: Diagnostic) -> str:
     """A GitHub Actions ``::error`` workflow command for one diagnostic."""
+
     def escape(text: str) -> str:
         return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
@@ -146,8 +175,19 @@ def list_(
         return
     print_table(
         ["NAME", "TYPE", "EXPRESSION", "SCHEDULE", "TIMEZONE", "ENABLED", "NEXT RUN"],
-        [[r["name"], r["type"], r["expression"] + (f" (from {r['expression_source']})" if r.get("expression_source") else ""),
-          r["description"], r["timezone"], "yes" if r["enabled"] else "no", r["next_run"] or "-"] for r in rows],
+        [
+            [
+                r["name"],
+                r["type"],
+                r["expression"]
+                + (f" (from {r['expression_source']})" if r.get("expression_source") else ""),
+                r["description"],
+                r["timezone"],
+                "yes" if r["enabled"] else "no",
+                r["next_run"] or "-",
+            ]
+            for r in rows
+        ],
     )
 
 
@@ -180,8 +220,12 @@ def _next_runs(task: Task, after: datetime, count: int) -> list[datetime]:
 def next_(
     env: EnvOption,
     task: Annotated[str | None, typer.Argument(help="Only this task.")] = None,
-    count: Annotated[int, typer.Option("-n", "--count", min=1, max=1000, help="How many fire times per task.")] = 5,
-    from_: Annotated[str | None, typer.Option("--from", help="Start after this ISO time (default: now).")] = None,
+    count: Annotated[
+        int, typer.Option("-n", "--count", min=1, max=1000, help="How many fire times per task.")
+    ] = 5,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Start after this ISO time (default: now).")
+    ] = None,
     published: PublishedOption = False,
     set_: SetOption = None,
     output: OutputOption = Output.text,
@@ -198,13 +242,22 @@ def next_(
             from lambdacron.suggest import did_you_mean
 
             hint = did_you_mean(task, [t.name for t in tasks])
-            raise UsageError(f"env {environment.name} has no task '{task}'" + (f" (did you mean '{hint}'?)" if hint else ""))
+            raise UsageError(
+                f"env {environment.name} has no task '{task}'"
+                + (f" (did you mean '{hint}'?)" if hint else "")
+            )
         tasks = [chosen]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for item in tasks:
         runs = _next_runs(item, start, count) if item.enabled else []
-        rows.append({"task": item.name, "timezone": item.timezone, "enabled": item.enabled,
-                     "next": [r.isoformat() for r in runs]})
+        rows.append(
+            {
+                "task": item.name,
+                "timezone": item.timezone,
+                "enabled": item.enabled,
+                "next": [r.isoformat() for r in runs],
+            }
+        )
     if output is Output.json:
         print_json(rows)
         return
@@ -213,7 +266,11 @@ def next_(
         if not row["enabled"]:
             table.append([row["task"], "(disabled)", ""])
         for when in row["next"] or ([] if not row["enabled"] else ["never"]):
-            utc = datetime.fromisoformat(when).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if when != "never" else ""
+            utc = (
+                datetime.fromisoformat(when).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+                if when != "never"
+                else ""
+            )
             table.append([row["task"], when, utc])
     print_table(["TASK", "LOCAL TIME", "UTC"], table)
 

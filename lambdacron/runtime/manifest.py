@@ -57,7 +57,16 @@ class Task:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Task:
-        known = {"name", "expression", "timezone", "enabled", "retries", "task", "description", "source"}
+        known = {
+            "name",
+            "expression",
+            "timezone",
+            "enabled",
+            "retries",
+            "task",
+            "description",
+            "source",
+        }
         return cls(
             name=data["name"],
             expression=data["expression"],
@@ -177,8 +186,18 @@ def from_dict(data: Any, source: str = "manifest") -> Manifest:
         tasks = tuple(Task.from_dict(t) for t in raw_tasks)
     except (KeyError, TypeError) as exc:
         raise ManifestError(source, f"a task lacks a required field: {exc}") from exc
-    known = {"format", "env", "version", "digest", "published_at", "published_by", "message",
-             "git", "generator", "tasks"}
+    known = {
+        "format",
+        "env",
+        "version",
+        "digest",
+        "published_at",
+        "published_by",
+        "message",
+        "git",
+        "generator",
+        "tasks",
+    }
     return Manifest(
         env=str(data.get("env", "")),
         tasks=tasks,

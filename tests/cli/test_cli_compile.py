@@ -21,7 +21,9 @@ def test_render_writes_build_folder(tmp_path: Path) -> None:
     result = run("render", "--env", "dev", "--project", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert (tmp_path / "build/dev/tasks/job.yml").is_file()
-    assert json.loads((tmp_path / "build/dev/manifest.json").read_text())["tasks"][0]["name"] == "job"
+    assert (
+        json.loads((tmp_path / "build/dev/manifest.json").read_text())["tasks"][0]["name"] == "job"
+    )
     assert "Rendered 1 tasks for env dev into build/dev/" in result.stderr
 
 
@@ -35,12 +37,24 @@ def test_render_stdout_writes_nothing(tmp_path: Path) -> None:
 
 def test_render_with_set_override(tmp_path: Path) -> None:
     simple_project(tmp_path)
-    result = run("render", "--env", "dev", "--stdout", "--set", "batch.queue=override-q", "--project", str(tmp_path))
+    result = run(
+        "render",
+        "--env",
+        "dev",
+        "--stdout",
+        "--set",
+        "batch.queue=override-q",
+        "--project",
+        str(tmp_path),
+    )
     assert "jobQueue: override-q" in result.stdout
 
 
 def test_invalid_project_exits_1_writes_nothing_and_counts(tmp_path: Path) -> None:
-    simple_project(tmp_path, **{"templates/bad.yml.j2": BATCH_TEMPLATE.format(name="bad", expression="0 17 5 * * *")})
+    simple_project(
+        tmp_path,
+        **{"templates/bad.yml.j2": BATCH_TEMPLATE.format(name="bad", expression="0 17 5 * * *")},
+    )
     result = run("render", "--env", "dev", "--project", str(tmp_path))
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0] == (
@@ -83,18 +97,47 @@ def test_list_plain_text_and_json(tmp_path: Path) -> None:
     text = run("list", "--env", "dev", "--project", str(tmp_path))
     assert text.exit_code == 0, text.output
     header, row = text.stdout.splitlines()
-    assert header.split() == ["NAME", "TYPE", "EXPRESSION", "SCHEDULE", "TIMEZONE", "ENABLED", "NEXT", "RUN"]
+    assert header.split() == [
+        "NAME",
+        "TYPE",
+        "EXPRESSION",
+        "SCHEDULE",
+        "TIMEZONE",
+        "ENABLED",
+        "NEXT",
+        "RUN",
+    ]
     assert row.startswith("job   batch  0 17 5 * *  At 17:00, on day 5 of the month  UTC")
-    data = json.loads(run("list", "--env", "dev", "--output", "json", "--project", str(tmp_path)).stdout)
+    data = json.loads(
+        run("list", "--env", "dev", "--output", "json", "--project", str(tmp_path)).stdout
+    )
     assert data[0]["name"] == "job" and data[0]["next_run"].endswith("17:00:00+00:00")
 
 
 def test_next_from_a_given_time_in_the_task_zone(tmp_path: Path) -> None:
-    simple_project(tmp_path, **{"envs/dev.yml": "defaults: {timezone: Europe/Madrid}\nvars:\n  batch: {queue: q}\n"})
-    result = run("next", "--env", "dev", "job", "-n", "2", "--from", "2026-12-04T00:00Z", "--output", "json",
-                 "--project", str(tmp_path))
+    simple_project(
+        tmp_path,
+        **{"envs/dev.yml": "defaults: {timezone: Europe/Madrid}\nvars:\n  batch: {queue: q}\n"},
+    )
+    result = run(
+        "next",
+        "--env",
+        "dev",
+        "job",
+        "-n",
+        "2",
+        "--from",
+        "2026-12-04T00:00Z",
+        "--output",
+        "json",
+        "--project",
+        str(tmp_path),
+    )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)[0]["next"] == ["2026-12-05T17:00:00+01:00", "2027-01-05T17:00:00+01:00"]
+    assert json.loads(result.stdout)[0]["next"] == [
+        "2026-12-05T17:00:00+01:00",
+        "2027-01-05T17:00:00+01:00",
+    ]
 
 
 def test_next_bad_time_is_a_usage_error(tmp_path: Path) -> None:
