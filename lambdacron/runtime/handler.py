@@ -9,8 +9,9 @@
   ``LAMBDACRON_MAX_CATCHUP_MINUTES`` before the tick; without one, the tick alone.
 - ``{"lambdacron": {"run": "TASK"}}`` (optionally ``"at": ISO``): fire that task now.
 - ``{"lambdacron": {"batch": {"minute": ISO, "tasks": [...], "version": N}}}``: a fan-out worker
-  fires the tasks it was handed; the coordinator sends these when more tasks are due than
-  ``LAMBDACRON_FANOUT_THRESHOLD``.
+  fires the tasks it was handed; the coordinator sends these (asynchronous invokes of
+  ``AWS_LAMBDA_FUNCTION_NAME``) when more tasks are due than ``LAMBDACRON_FANOUT_THRESHOLD``
+  (default 500; 0 turns fan-out off).
 
 Every (task, minute) is claimed before it fires, so a retried, duplicated or overlapping event
 fires nothing twice. The handler raises only when nothing could be evaluated (no manifest, store
@@ -328,14 +329,14 @@ class Scheduler:
     def _fan_out(
         self, compiled: Compiled, pairs: list[tuple[Task, int]]
     ) -> tuple[list[tuple[Task, int]], int]:
-        """Hand all but the first batch to further invocations; returns what to fire here and
-        how many batches were handed. A batch that cannot be handed is fired here: its claims
-        make that safe even if the invoke did in fact go through."""
-        if self.invoke is None or not self.fanout_threshold or len(pairs) <= self.fanout_threshold:
+        """Keep the first ``fanout_threshold`` pairs, hand the rest in batches to further
+        invocations; returns what to fire here and how many batches were handed. A batch that
+        cannot be handed is fired here: its claims make that safe even if the invoke went through."""
+        threshold = self.fanout_threshold
+        if self.invoke is None or not threshold or len(pairs) <= threshold:
             return pairs, 0
-        first, *rest = batches(pairs, self.fanout_threshold)
-        local, handed = list(first), 0
-        for batch in rest:
+        local, handed = pairs[:threshold], 0
+        for batch in batches(pairs[threshold:], threshold):
             minute = batch[0][1]
             event = batch_event(minute, [task.name for task, _ in batch], compiled.version)
             try:
@@ -507,9 +508,17 @@ _scheduler: Scheduler | None = None
 def handler(event: Any, context: Any = None) -> dict[str, Any]:
     """The Lambda entry point."""
     global _scheduler
-    if _scheduler is None:
-        _scheduler = from_config(Config.from_environ(os.environ))
-    return _scheduler.handle(event)
+    try:
+        if _scheduler is None:
+            _scheduler = from_config(Config.from_environ(os.environ))
+        return _scheduler.handle(event)
+    except LambdacronError as exc:
+        # Raised only when nothing could be evaluated: one alarm-worthy line, then let the
+        # platform see the failure (and retry the event).
+        # Without a scheduler no secret was ever resolved: nothing to redact.
+        log = _scheduler.log if _scheduler is not None else Log(redact=str)
+        log.error("invocation_failed", error=str(exc), error_type=type(exc).__name__)
+        raise
 
 
 def reset() -> None:

@@ -23,10 +23,9 @@ from lambdacron.runtime.handler import Config, EventError, batches, window
 from lambdacron.runtime.manifest import Manifest, Task, dumps
 from lambdacron.runtime.placeholders import placeholder
 from lambdacron.runtime.state import TABLE_KEY, TABLE_KEY_TYPE, State
-from lambdacron.runtime.store import FileStore
+from lambdacron.runtime.store import FileStore, S3Store
 from tests.conftest import REPO
 
-T1700 = 29_941_500  # 2026-12-05T17:00Z as an epoch minute
 DEAD_URL = "http://127.0.0.1:9"  # nothing listens: connection refused, a transient failure
 SECRET = "s3cr3t-Value-42"
 
@@ -435,9 +434,21 @@ def test_wrong_digest_is_refused_at_cold_start_and_a_retry_succeeds(
     assert handler.handler(event("2026-12-05T17:00:00Z"), None)["counts"]["fired"] == 1
 
 
-def test_nothing_published_fails_loudly(store: FileStore) -> None:
+def test_nothing_published_fails_loudly(
+    store: FileStore, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(ManifestError, match="nothing has been published for env prod"):
         handler.handler(event("2026-12-05T17:00:00Z"), None)
+    (failed,) = events_named(log_lines(capsys), "invocation_failed")
+    assert failed["level"] == "error" and failed["error_type"] == "ManifestError"
+    assert "lambdacron publish --env prod" in failed["error"]
+
+
+def test_missing_configuration_fails_loudly(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(EventError, match="LAMBDACRON_STORE and LAMBDACRON_ENV not set"):
+        handler.handler(event("2026-12-05T17:00:00Z"), None)
+    (failed,) = events_named(log_lines(capsys), "invocation_failed")
+    assert failed["error_type"] == "EventError"
 
 
 def test_unreachable_store_at_cold_start_raises(
@@ -448,12 +459,17 @@ def test_unreachable_store_at_cold_start_raises(
         handler.handler(event("2026-12-05T17:00:00Z"), None)
 
 
+def deleted(path: Path, manifest: Manifest) -> None:
+    path.unlink()
+
+
 @pytest.mark.parametrize(
     "damage",
     [
-        pytest.param(tampered, id="wrong-digest"),
-        pytest.param(lambda m: dumps(m)[: len(dumps(m)) // 2], id="truncated"),
-        pytest.param(lambda m: b"\x00garbage", id="garbage"),
+        pytest.param(lambda p, m: p.write_bytes(tampered(m)), id="wrong-digest"),
+        pytest.param(lambda p, m: p.write_bytes(dumps(m)[:100]), id="truncated"),
+        pytest.param(lambda p, m: p.write_bytes(b"\x00garbage"), id="garbage"),
+        pytest.param(deleted, id="deleted"),
     ],
 )
 def test_warm_container_keeps_the_last_good_manifest(
@@ -461,7 +477,7 @@ def test_warm_container_keeps_the_last_good_manifest(
 ) -> None:
     good = publish(store, http_task("report", "* * * * *", http_server.url))
     handler.handler(event("2026-12-05T17:00:00Z"), None)
-    (store.root / "prod" / "manifest.json").write_bytes(damage(good))
+    damage(store.root / "prod" / "manifest.json", good)
 
     summary = handler.handler(event("2026-12-05T17:01:00Z"), None)
 
@@ -471,6 +487,33 @@ def test_warm_container_keeps_the_last_good_manifest(
     assert rejected["level"] == "error"
     assert rejected["kept_version"] == 1
     assert rejected["source"] == str(store.root / "prod" / "manifest.json")
+
+
+def test_s3_store_cold_start_failure_then_retry_then_new_version(
+    aws: Any, http_server: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LAMBDACRON_STORE", "s3://manifests/lambdacron")
+    monkeypatch.setenv("LAMBDACRON_ENV", "prod")
+    with pytest.raises(StoreError, match="bucket 'manifests' does not exist"):
+        handler.handler(event("2026-12-05T17:00:00Z"), None)
+
+    boto3.client("s3").create_bucket(Bucket="manifests")
+    s3 = S3Store("manifests", "lambdacron")
+    v1 = dumps(Manifest("prod", (http_task("old", "* * * * *", http_server.url),), 1).with_digest())
+    tag = s3.replace_live("prod", v1, None)
+    assert handler.handler(event("2026-12-05T17:00:00Z"), None)["manifest_version"] == 1
+    assert handler.handler(event("2026-12-05T17:01:00Z"), None)["manifest_version"] == 1
+
+    v2 = dumps(Manifest("prod", (http_task("new", "* * * * *", http_server.url),), 2).with_digest())
+    s3.replace_live("prod", v2, tag)
+    assert handler.handler(event("2026-12-05T17:02:00Z"), None)["manifest_version"] == 2
+    assert fired(http_server) == [
+        ("old", "2026-12-05T17:00"),
+        ("old", "2026-12-05T17:01"),
+        ("new", "2026-12-05T17:02"),
+    ]
+    loaded = events_named(log_lines(capsys), "manifest_loaded")
+    assert [line["manifest_version"] for line in loaded] == [1, 2]  # unchanged: not re-parsed
 
 
 def test_manifest_for_another_env_is_refused(store: FileStore, http_server: Any) -> None:
