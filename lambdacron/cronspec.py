@@ -5,8 +5,9 @@ The compiler accepts Vixie/cronie crontab (5 fields; names, lists, ranges, steps
 with a stable per-task hash. Anything else is refused with a message that says how to write it
 in crontab; an AWS EventBridge ``cron(...)`` or ``rate(...)`` gets its crontab equivalent.
 
-An accepted expression must also be accepted by croniter, the compiler's reference parser, so
-every tool that reads the manifest agrees on what it holds.
+An accepted expression must also be accepted by the scheduler's own parser
+(``lambdacron.runtime.cron``) and by croniter, the compiler's reference parser, so that every
+tool that reads the manifest agrees on what it holds.
 """
 
 from __future__ import annotations
@@ -114,8 +115,11 @@ def expand_hash(expr: str, seed: str) -> str:
 
 
 def has_hash(expr: str) -> bool:
-    """Whether ``expr`` has ``H`` forms, i.e. whether the compiler should keep it as the source."""
-    return not expr.lstrip().startswith("@") and "H" in expr
+    """Whether ``expr`` has ``H`` forms, i.e. whether the compiler should keep it as the source.
+
+    Only an item that starts with H is one: the H of THU is not.
+    """
+    return any(item.startswith("H") for part in expr.split() for item in part.split(","))
 
 
 def concrete_expression(expr: object, seed: str) -> str:

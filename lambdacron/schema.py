@@ -26,10 +26,10 @@ from lambdacron.suggest import describe, did_you_mean, join_or, quote
 Rules = dict[str, Any]
 Path = tuple[str | int, ...]
 
-NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
-# Anchored at the very end: cerberus appends "$", which would also accept a trailing newline.
-NAME_PATTERN = re.compile(NAME + r"\Z")
+# Patterns end in \Z: cerberus appends "$", which would also accept a trailing newline.
 END = r"\Z"
+NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
+NAME_PATTERN = re.compile(NAME + END)
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -63,11 +63,14 @@ class TaskType:
 # --- Building blocks of the schemas ------------------------------------------------------------
 
 
-def rules(description: str, required: bool = False, **more: Any) -> Rules:
+def rules(
+    description: str, required: bool = False, expects: str | None = None, **more: Any
+) -> Rules:
+    """Cerberus rules, with the words for users under ``meta`` (which cerberus ignores):
+    ``description`` for editors and hints, ``expects`` for a type error's "must be ..."."""
     meta = {"description": description}
-    for key in ("expects", "format"):
-        if key in more:
-            meta[key] = more.pop(key)
+    if expects is not None:
+        meta["expects"] = expects
     return {**more, "required": required, "meta": meta}
 
 
@@ -75,14 +78,15 @@ def text(
     description: str,
     required: bool = False,
     pattern: str | None = None,
-    format: str | None = None,
+    pattern_help: str | None = None,
     max_length: int | None = None,
     **more: Any,
 ) -> Rules:
+    """A non-empty string; ``pattern_help`` is the hint when it does not match ``pattern``."""
     found = rules(description, required, type="string", empty=False, **more)
     if pattern is not None:
         found["regex"] = pattern + END
-        found["meta"]["format"] = format
+        found["meta"]["pattern_help"] = pattern_help
     if max_length is not None:
         found["maxlength"] = max_length
     return found
@@ -109,8 +113,8 @@ def mapping(
     return found
 
 
-def items(description: str, item: Rules, required: bool = False) -> Rules:
-    return rules(description, required, type="list", empty=False, schema=item)
+def items(description: str, item: Rules) -> Rules:
+    return rules(description, type="list", empty=False, schema=item)
 
 
 # "number" takes integers too (see TaskValidator.types_mapping), as in JSON Schema.
@@ -128,7 +132,7 @@ def message_attributes(service: str) -> Rules:
                     "The type: String, Number or Binary, optionally with a .suffix.",
                     required=True,
                     pattern=r"(String|Number|Binary)(\..+)?",
-                    format="String, Number or Binary, optionally followed by .custom",
+                    pattern_help="String, Number or Binary, optionally followed by .custom",
                 ),
                 "StringValue": rules("The value of a String or Number attribute.", type="string"),
                 "BinaryValue": rules("The base64 value of a Binary attribute.", type="string"),
@@ -138,7 +142,7 @@ def message_attributes(service: str) -> Rules:
 
 
 URL = r"(https?://|\$\{lambdacron:secret:)\S+"
-URL_FORMAT = "an http:// or https:// URL, or a secret(...) reference"
+URL_HELP = "an http:// or https:// URL, or a secret(...) reference"
 
 
 # --- The task ------------------------------------------------------------------------------------
@@ -148,7 +152,7 @@ TASK_SCHEMA: dict[str, Rules] = {
         "The task's name, unique in its environment.",
         required=True,
         pattern=NAME,
-        format="a task name is 1 to 128 letters, digits, '.', '_' or '-', "
+        pattern_help="a task name is 1 to 128 letters, digits, '.', '_' or '-', "
         "starting with a letter or digit",
     ),
     "expression": rules(
@@ -187,13 +191,13 @@ TASK_TYPES: dict[str, TaskType] = {
                 "QueueName": text(
                     "The queue's name (or give QueueUrl).",
                     pattern=r"[A-Za-z0-9_-]{1,80}(\.fifo)?",
-                    format="1 to 80 letters, digits, '-' or '_', ending in .fifo for a FIFO queue",
+                    pattern_help="1 to 80 letters, digits, '-' or '_' (and .fifo for FIFO)",
                     excludes="QueueUrl",
                 ),
                 "QueueUrl": text(
                     "The queue's URL (or give QueueName).",
                     pattern=URL,
-                    format=URL_FORMAT,
+                    pattern_help=URL_HELP,
                     excludes="QueueName",
                 ),
                 "MessageBody": rules(
@@ -221,7 +225,7 @@ TASK_TYPES: dict[str, TaskType] = {
                     required=True,
                     pattern=r"(arn:aws[a-zA-Z-]*:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d:)?(\d{12}:)?"
                     r"(function:)?[A-Za-z0-9_.-]+(:(\$LATEST|[A-Za-z0-9_-]+))?",
-                    format="a function name, ARN, partial ARN or alias ARN",
+                    pattern_help="a function name, ARN, partial ARN or alias ARN",
                 ),
                 "Payload": rules(
                     "The event: a mapping or list sent as JSON, or a string.",
@@ -239,7 +243,7 @@ TASK_TYPES: dict[str, TaskType] = {
                 "Qualifier": text(
                     "A version or alias.",
                     pattern=r"\$LATEST|[A-Za-z0-9_-]{1,128}",
-                    format="$LATEST, a version number or an alias name",
+                    pattern_help="$LATEST, a version number or an alias name",
                 ),
             },
         ),
@@ -251,7 +255,7 @@ TASK_TYPES: dict[str, TaskType] = {
                     "The job's name.",
                     required=True,
                     pattern=r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}",
-                    format="1 to 128 letters, digits, '-' or '_', starting with a letter or digit",
+                    pattern_help="1 to 128 letters, digits, '-' or '_', from a letter or digit",
                 ),
                 "jobQueue": text("The job queue's name or ARN.", required=True),
                 "jobDefinition": text(
@@ -295,7 +299,7 @@ TASK_TYPES: dict[str, TaskType] = {
                         "OutputLocation": text(
                             "The S3 location of the results.",
                             pattern=r"s3://[^/\s]+(/\S*)?",
-                            format="an s3://bucket/prefix/ location",
+                            pattern_help="an s3://bucket/prefix/ location",
                         ),
                         "EncryptionConfiguration": mapping("Encryption of the results."),
                         "ExpectedBucketOwner": text("The account that owns the bucket."),
@@ -327,7 +331,7 @@ TASK_TYPES: dict[str, TaskType] = {
             "http",
             "One HTTP request.",
             {
-                "url": text("The URL.", required=True, pattern=URL, format=URL_FORMAT),
+                "url": text("The URL.", required=True, pattern=URL, pattern_help=URL_HELP),
                 "method": rules(
                     "The HTTP method, in capitals.",
                     required=True,
@@ -375,7 +379,7 @@ TASK_TYPES: dict[str, TaskType] = {
                     required=True,
                     pattern=r"arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}"
                     r"(\.fifo)?",
-                    format="arn:aws:sns:REGION:ACCOUNT:TOPIC",
+                    pattern_help="arn:aws:sns:REGION:ACCOUNT:TOPIC",
                 ),
                 "Message": rules(
                     "The message: a string, or a mapping or list sent as JSON.",
@@ -400,7 +404,7 @@ TASK_TYPES: dict[str, TaskType] = {
                     "The state machine's ARN.",
                     required=True,
                     pattern=r"arn:aws[a-zA-Z-]*:states:[a-z0-9-]+:\d{12}:stateMachine:\S+",
-                    format="arn:aws:states:REGION:ACCOUNT:stateMachine:NAME",
+                    pattern_help="arn:aws:states:REGION:ACCOUNT:stateMachine:NAME",
                 ),
                 "input": mapping("The execution's input, sent as JSON."),
                 "name": text(
@@ -443,10 +447,10 @@ class TaskValidator(Validator):  # type: ignore[misc]  # cerberus has no type hi
         "integer": TypeDefinition("integer", (int,), (bool,)),
         "number": TypeDefinition("number", (int, float), (bool,)),
     }
-    hash_seed = ""
 
     def _check_with_expression(self, field: str, value: object) -> None:
-        message = check_expression(value, self.hash_seed)
+        # Keyword arguments of the constructor land in cerberus's _config.
+        message = check_expression(value, self._config.get("hash_seed", ""))
         if message is not None:
             self._error(field, errors.CUSTOM, message, None)
 
@@ -458,11 +462,10 @@ class TaskValidator(Validator):  # type: ignore[misc]  # cerberus has no type hi
         self._error(field, errors.CUSTOM, f"timezone {quote(value)} is not an IANA time zone", hint)
 
 
-@functools.cache
-def validator(kind: str | None) -> TaskValidator:
-    """The validator of the top level (None) or of one type; building one checks the schema."""
+def validator(kind: str | None, hash_seed: str = "") -> TaskValidator:
+    """A new validator (they keep the document they check) of the top level or of one type."""
     schema = TASK_SCHEMA if kind is None else TASK_TYPES[kind].schema
-    return TaskValidator(dict(schema))
+    return TaskValidator(dict(schema), hash_seed=hash_seed)
 
 
 def validate_task(data: object, *, hash_seed: str = "") -> list[Problem]:
@@ -479,8 +482,7 @@ def validate_task(data: object, *, hash_seed: str = "") -> list[Problem]:
                 "start the document with name:, expression: and task:",
             )
         ]
-    top = validator(None)
-    top.hash_seed = hash_seed
+    top = validator(None, hash_seed)
     top.validate(data)
     problems = list(Translator(TASK_SCHEMA, (), None).problems(top._errors))
     target = data.get("task")
@@ -502,17 +504,14 @@ def validate_target(target: Mapping[Any, Any]) -> list[Problem]:
             )
         ]
     kind = target["type"]
+    if not isinstance(kind, str):
+        message = f"task type must be one of {', '.join(kinds)}, got {describe(kind)}"
+        return [Problem(("task", "type"), message)]
     if kind not in TASK_TYPES:
         guess = did_you_mean(kind, kinds)
         maybe = f"did you mean {quote(guess)}? " if guess else ""
-        shown = quote(kind) if isinstance(kind, str) else describe(kind)
-        return [
-            Problem(
-                ("task", "type"),
-                f"unknown task type {shown}",
-                f"{maybe}the types are {', '.join(kinds)}",
-            )
-        ]
+        hint = f"{maybe}the types are {', '.join(kinds)}"
+        return [Problem(("task", "type"), f"unknown task type {quote(kind)}", hint)]
     check = validator(kind)
     check.validate(dict(target))
     task_type = TASK_TYPES[kind]
@@ -566,10 +565,14 @@ TYPE_WORDS = {
 
 
 class Translator:
-    """Turns the cerberus errors of one mapping (the task, or its ``task:``) into Problems."""
+    """Turns the cerberus errors of one mapping (the task, or its ``task:``) into Problems.
+
+    The rules behind an error are found by the error's ``schema_path``, which also leads
+    into ``anyof`` alternatives, ``valuesrules`` and list item rules.
+    """
 
     def __init__(self, schema: Mapping[str, Rules], prefix: Path, kind: str | None) -> None:
-        self.root: Rules = {"type": "dict", "schema": schema}
+        self.schema = schema
         self.prefix = prefix
         self.kind = kind
         self.excluded: set[frozenset[str]] = set()
@@ -593,29 +596,33 @@ class Translator:
             if not any(e.rule == "type" and e.document_path == error.document_path for e in own):
                 yield from self.problems(own)
                 return
-        yield self.wrong_type(error.document_path, error.value)
+        yield self.wrong_type(error)
+
+    def rules(self, schema_path: Sequence[str | int]) -> Any:
+        found: Any = self.schema
+        for step in schema_path:
+            found = found[step]
+        return found
 
     def leaf(self, error: Any) -> Problem | None:
-        path: Path = tuple(error.document_path)
         code = error.code
         if code == errors.CUSTOM.code:
-            return Problem(self.prefix + path, error.info[0], error.info[1])
+            return Problem(self.prefix + tuple(error.document_path), *error.info)
         if code == errors.UNKNOWN_FIELD.code:
-            return self.unknown(path)
+            return self.unknown(error)
         if code == errors.REQUIRED_FIELD.code:
-            return self.missing(path)
+            return self.missing(error)
         if code == errors.EXCLUDES_FIELD.code:
-            return self.both(path, error.constraint)
+            return self.both(error)
         if code in (errors.BAD_TYPE.code, errors.NOT_NULLABLE.code):
-            return self.wrong_type(path, error.value)
-        return self.problem(path, self.value_message(code, path, error.value))
+            return self.wrong_type(error)
+        path: Path = tuple(error.document_path)
+        message, hint = self.value_message(error, self.label(path))
+        return Problem(self.prefix + path, message, hint)
 
-    def problem(self, path: Path, message: tuple[str, str | None]) -> Problem:
-        return Problem(self.prefix + path, *message)
-
-    def value_message(self, code: int, path: Path, value: Any) -> tuple[str, str | None]:
-        label = self.label(path)
-        found = self.rules_at(path) or {}
+    def value_message(self, error: Any, label: str) -> tuple[str, str | None]:
+        code, value = error.code, error.value
+        found = self.rules(error.schema_path[:-1])
         if code in (errors.MIN_VALUE.code, errors.MAX_VALUE.code):
             return f"{label} must be {bounds(found)}, got {value}", None
         if code == errors.EMPTY_NOT_ALLOWED.code:
@@ -626,18 +633,18 @@ class Translator:
                 None,
             )
         if code == errors.REGEX_MISMATCH.code:
-            return f"{label} {quote(value)} is not valid", found["meta"]["format"]
+            return f"{label} {quote(value)} is not valid", found["meta"]["pattern_help"]
         if code == errors.UNALLOWED_VALUE.code:
             allowed = [str(a) for a in found["allowed"]]
             guess = did_you_mean(value, allowed)
             hint = f"did you mean {quote(guess)}?" if guess else None
             return f"{label} must be one of {', '.join(allowed)}, got {quote(value)}", hint
-        raise ValueError(f"no wording for cerberus error {code:#x} at {path}")
+        raise ValueError(f"no words for cerberus error {code:#x} at {error.schema_path}")
 
-    def unknown(self, path: Path) -> Problem:
+    def unknown(self, error: Any) -> Problem:
+        path: Path = tuple(error.document_path)
         key = path[-1]
-        container = self.rules_at(path[:-1]) or {}
-        keys = list(container.get("schema", {}))
+        keys = list(self.rules(error.schema_path))
         message = f"unknown key {quote(key)} in {self.container(path[:-1])}"
         return Problem(self.prefix + path, message, self.key_hint(key, keys, len(path) == 1))
 
@@ -662,43 +669,29 @@ class Translator:
             return f"{quote(key)} belongs inside task: (type {' or '.join(owners)})"
         return f"{quote(key)} is a key of {' and '.join(owners)} tasks, not of {self.kind} tasks"
 
-    def missing(self, path: Path) -> Problem:
+    def missing(self, error: Any) -> Problem:
+        path: Path = tuple(error.document_path)
         key = path[-1]
-        found = self.rules_at(path) or {}
-        description = str(found.get("meta", {}).get("description", ""))
+        description = str(self.rules(error.schema_path[:-1])["meta"]["description"])
         hint = f"add {key}: {description[:1].lower()}{description[1:].rstrip('.')}"
-        return Problem(
-            self.prefix + path[:-1],
-            f"{self.container(path[:-1])} is missing required key {quote(key)}",
-            hint,
-        )
+        message = f"{self.container(path[:-1])} is missing required key {quote(key)}"
+        return Problem(self.prefix + path[:-1], message, hint)
 
-    def both(self, path: Path, other: str) -> Problem | None:
-        key = str(path[-1])
-        pair = frozenset((key, other))
+    def both(self, error: Any) -> Problem | None:
+        path: Path = tuple(error.document_path)
+        pair = frozenset((str(path[-1]), str(error.constraint)))
         if pair in self.excluded:
             return None
         self.excluded.add(pair)
-        first, second = sorted(pair, key=list(self.root["schema"]).index)
-        return Problem(
-            self.prefix + path[:-1],
-            f"{self.container(path[:-1])} has both {quote(first)} and {quote(second)}",
-            "they are alternatives: keep one of them",
-        )
+        first, second = sorted(pair, key=list(self.rules(error.schema_path[:-2])).index)
+        message = f"{self.container(path[:-1])} has both {quote(first)} and {quote(second)}"
+        return Problem(self.prefix + path[:-1], message, "they are alternatives: keep one of them")
 
-    def wrong_type(self, path: Sequence[str | int], value: Any) -> Problem:
-        path = tuple(path)
-        found = self.rules_at(path) or {}
-        return Problem(
-            self.prefix + path,
-            f"{self.label(path)} must be {expects(found)}, got {describe(value)}",
-        )
-
-    def rules_at(self, path: Path) -> Rules | None:
-        found: Rules | None = self.root
-        for step in path:
-            found = child_rules(found, step) if found is not None else None
-        return found
+    def wrong_type(self, error: Any) -> Problem:
+        path: Path = tuple(error.document_path)
+        found = self.rules(error.schema_path[:-1])
+        message = f"{self.label(path)} must be {expects(found)}, got {describe(error.value)}"
+        return Problem(self.prefix + path, message)
 
     def container(self, path: Path) -> str:
         """The mapping at ``path``, named for a message: ``task``, ``task (batch)``, ..."""
@@ -713,18 +706,6 @@ class Translator:
         return dotted(path) if not self.prefix else f"{dotted(path)} of task ({self.kind})"
 
 
-def child_rules(found: Rules, step: str | int) -> Rules | None:
-    """The rules of one key or list item inside a value with rules ``found``."""
-    for option in [found, *found.get("anyof", [])]:
-        kinds = as_list(option.get("type"))
-        if isinstance(step, int) and "list" in kinds and "schema" in option:
-            return dict(option["schema"])
-        if isinstance(step, str) and "dict" in kinds:
-            fields = option.get("schema", {})
-            return dict(fields[step]) if step in fields else option.get("valuesrules")
-    return None
-
-
 def dotted(path: Path) -> str:
     shown = ""
     for step in path:
@@ -733,9 +714,10 @@ def dotted(path: Path) -> str:
 
 
 def as_list(kinds: object) -> list[str]:
-    if kinds is None:
-        return []
-    return [kinds] if isinstance(kinds, str) else list(kinds)  # type: ignore[call-overload]
+    """A cerberus ``type`` (one name or a list of names) as a list."""
+    if isinstance(kinds, str):
+        return [kinds]
+    return [str(kind) for kind in kinds] if isinstance(kinds, list) else []
 
 
 def expects(found: Rules) -> str:
