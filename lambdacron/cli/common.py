@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from lambdacron.cli.complete import complete_env, complete_task
 from lambdacron.project import Environment, Project, find_project, load_env
 from lambdacron.runtime.manifest import Manifest
 
@@ -66,7 +67,18 @@ ProjectOption = Annotated[
         show_default=False,
     ),
 ]
-EnvOption = Annotated[str, typer.Option("--env", "-e", help="Environment: envs/<ENV>.yml.")]
+EnvOption = Annotated[
+    str,
+    typer.Option("--env", "-e", help="Environment: envs/<ENV>.yml.", autocompletion=complete_env),
+]
+OptionalEnvOption = Annotated[
+    str | None,
+    typer.Option("--env", "-e", help="Environment: envs/<ENV>.yml.", autocompletion=complete_env),
+]
+TaskArgument = Annotated[str, typer.Argument(help="Task name.", autocompletion=complete_task)]
+OptionalTaskArgument = Annotated[
+    str | None, typer.Argument(help="Only this task.", autocompletion=complete_task)
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option(

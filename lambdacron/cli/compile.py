@@ -13,6 +13,8 @@ import typer
 from lambdacron.build import build_env, write_build
 from lambdacron.cli.common import (
     EnvOption,
+    OptionalEnvOption,
+    OptionalTaskArgument,
     Output,
     OutputOption,
     ProjectOption,
@@ -83,7 +85,7 @@ def render(
 
 @app.command()
 def validate(
-    env: Annotated[str | None, typer.Option("--env", "-e", help="Environment to validate.")] = None,
+    env: OptionalEnvOption = None,
     all_envs: Annotated[
         bool, typer.Option("--all-envs", help="Validate every environment.")
     ] = False,
@@ -219,7 +221,7 @@ def _next_runs(task: Task, after: datetime, count: int) -> list[datetime]:
 @app.command("next")
 def next_(
     env: EnvOption,
-    task: Annotated[str | None, typer.Argument(help="Only this task.")] = None,
+    task: OptionalTaskArgument = None,
     count: Annotated[
         int, typer.Option("-n", "--count", min=1, max=1000, help="How many fire times per task.")
     ] = 5,
