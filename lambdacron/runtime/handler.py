@@ -271,7 +271,7 @@ class Scheduler:
     def run(self, task_name: str, minute: int) -> dict[str, Any]:
         """Fire ``task_name`` for ``minute`` now, unclaimed: a run by hand is meant to fire."""
         compiled = self.manifests.current()
-        task = compiled.manifest.task(task_name)
+        task = compiled.by_name.get(task_name)
         if task is None:
             known = ", ".join(t.name for t in compiled.manifest.tasks[:20]) or "none"
             error = (
@@ -294,7 +294,7 @@ class Scheduler:
         pairs: list[tuple[Task, int]] = []
         missing: list[Outcome] = []
         for name in task_names:
-            task = compiled.manifest.task(name)
+            task = compiled.by_name.get(name)
             if task is None:
                 missing.append(self._missing(name, minute, version))
             else:

@@ -9,6 +9,8 @@ a warm container the last good manifest stays in use and an alarm-worthy error l
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -49,6 +51,11 @@ class Compiled:
     @property
     def version(self) -> int:
         return self.manifest.version
+
+    @functools.cached_property
+    def by_name(self) -> Mapping[str, Task]:
+        """Every task (enabled or not) by name: a fan-out worker looks up hundreds at a time."""
+        return {task.name: task for task in self.manifest.tasks}
 
 
 def compile_manifest(manifest: Manifest, tag: str = "", source: str = "manifest") -> Compiled:
