@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lambdacron import __version__
-from lambdacron.cronspec import check_expression, expand_hash, has_hash
+from lambdacron.cronspec import expand_hash, has_hash
 from lambdacron.errors import Diagnostic, InvalidInputError
 from lambdacron.project import Environment, Project
 from lambdacron.render import RenderedTemplate, render_all
@@ -137,23 +137,19 @@ def _task(candidate: _Candidate, env: Environment) -> tuple[Task | None, list[Di
             )
         ]
     merged = {**TASK_DEFAULTS, **dict(env.defaults), **data}
-    found = validate_task(merged)
-    problems = [candidate.problem(p.path, p.message, p.hint) for p in found]
-    expression = merged.get("expression")
-    source_expression = None
-    if isinstance(expression, str) and has_hash(expression) and isinstance(merged.get("name"), str):
-        source_expression = expression
-        expression = expand_hash(expression, f"{env.name}/{merged['name']}")
-    if isinstance(expression, str) and not any(p.path[:1] == ("expression",) for p in found):
-        message = check_expression(expression)
-        if message:
-            problems.append(candidate.problem(("expression",), message))
+    seed = f"{env.name}/{merged.get('name')}"
+    problems = [
+        candidate.problem(p.path, p.message, p.hint) for p in validate_task(merged, hash_seed=seed)
+    ]
     if problems:
         return None, problems
-    extra = {"expression_source": source_expression} if source_expression else {}
+    # The concrete line (H made concrete, white space folded) is what runs and what is hashed.
+    source_expression = merged["expression"]
+    expression = expand_hash(source_expression, seed)
+    extra = {"expression_source": source_expression} if has_hash(source_expression) else {}
     return Task(
         name=merged["name"],
-        expression=str(expression),
+        expression=expression,
         timezone=merged["timezone"],
         target=merged["task"],
         enabled=merged["enabled"],

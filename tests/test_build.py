@@ -199,3 +199,19 @@ def test_manifest_json_has_sorted_keys(tmp_path: Path) -> None:
     out = write_build(build(tmp_path), tmp_path / "out")
     data = json.loads((out / "manifest.json").read_text())
     assert list(data["tasks"][0]) == sorted(data["tasks"][0])
+
+
+def test_hash_expressions_are_stored_concrete_and_stable(tmp_path: Path) -> None:
+    simple_project(tmp_path, **{"templates/job.yml.j2": BATCH_TEMPLATE.format(name="job", expression="H H(0-5) * * *")})
+    first = build(tmp_path).manifest.tasks[0]
+    again = build(tmp_path).manifest.tasks[0]
+    assert first.expression == again.expression
+    minute, hour, *rest = first.expression.split()
+    assert 0 <= int(minute) <= 59 and 0 <= int(hour) <= 5 and rest == ["*", "*", "*"]
+    assert first.extra["expression_source"] == "H H(0-5) * * *"
+
+
+def test_expression_white_space_does_not_change_the_digest(tmp_path: Path) -> None:
+    simple_project(tmp_path / "a", **{"templates/job.yml.j2": BATCH_TEMPLATE.format(name="job", expression="0  17 5 * *")})
+    simple_project(tmp_path / "b")
+    assert build(tmp_path / "a").manifest.digest == build(tmp_path / "b").manifest.digest
