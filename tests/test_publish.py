@@ -60,7 +60,7 @@ def live(store: Store) -> Manifest:
     return loads(found.data)
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=["file", pytest.param("s3", marks=pytest.mark.aws)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "file":
         return open_store(str(tmp_path / "store"))
@@ -139,6 +139,7 @@ def test_history_of_nothing(store: Store) -> None:
 # --- conflicts ---------------------------------------------------------------------------------
 
 
+@pytest.mark.hardening
 def test_two_publishers_planned_against_the_same_live_version(store: Store) -> None:
     publish(store, compiled(task("a")))
     first = prepare(store, "prod", compiled(task("a"), task("b")))
@@ -193,6 +194,7 @@ class Interleaved(Store):
         return self.inner.location(env, name)
 
 
+@pytest.mark.hardening
 def test_a_publisher_overtaken_between_its_two_writes_changes_nothing(store: Store) -> None:
     publish(store, compiled(task("a")))
 
@@ -209,6 +211,7 @@ def test_a_publisher_overtaken_between_its_two_writes_changes_nothing(store: Sto
     assert [(e.version, e.state) for e in history(store, "prod")] == [(3, "live"), (1, "")]
 
 
+@pytest.mark.hardening
 def test_racing_publishers_in_threads_on_the_local_store(tmp_path: Path) -> None:
     store = open_store(str(tmp_path))
     publish(store, compiled(task("a")))
@@ -247,6 +250,7 @@ class FailingReplace(Interleaved):
         raise StoreError(f"{self.location(env)}: cannot reach S3 at http://127.0.0.1:9; check it.")
 
 
+@pytest.mark.hardening
 def test_an_interrupted_publish_is_continued_by_the_next(store: Store) -> None:
     publish(store, compiled(task("a")))
     with pytest.raises(StoreError) as caught:
@@ -268,6 +272,7 @@ def test_an_interrupted_publish_is_continued_by_the_next(store: Store) -> None:
     ]
 
 
+@pytest.mark.hardening
 def test_an_interrupted_first_publish(store: Store) -> None:
     with pytest.raises(
         StoreError, match=r"the live manifest is still no manifest\); publish again"
@@ -281,6 +286,7 @@ def test_an_interrupted_first_publish(store: Store) -> None:
     ]
 
 
+@pytest.mark.hardening
 def test_a_damaged_live_manifest_is_replaced_by_the_next_publish(store: Store) -> None:
     publish(store, compiled(task("a")))
     current = store.read_live("prod")
@@ -306,6 +312,8 @@ def environment(tmp_path: Path, store: str, account: str | None = None) -> Envir
     )
 
 
+@pytest.mark.aws
+@pytest.mark.hardening
 def test_an_account_mismatch_is_refused_before_the_bucket_is_touched(
     aws: object, tmp_path: Path
 ) -> None:
@@ -320,6 +328,7 @@ def test_an_account_mismatch_is_refused_before_the_bucket_is_touched(
     assert caught.value.exit_code == 3
 
 
+@pytest.mark.aws
 def test_the_pinned_account_matches(aws: object, tmp_path: Path) -> None:
     env = environment(tmp_path, f"s3://{BUCKET}/m", account="123456789012")
     store, identity = open_env_store(env)
@@ -327,6 +336,7 @@ def test_the_pinned_account_matches(aws: object, tmp_path: Path) -> None:
     assert publisher(store, env, identity) == "arn:aws:sts::123456789012:user/moto"
 
 
+@pytest.mark.aws
 def test_an_unpinned_s3_store_is_published_by_the_aws_caller(aws: object, tmp_path: Path) -> None:
     env = environment(tmp_path, f"s3://{BUCKET}/m")
     store, identity = open_env_store(env)
@@ -348,6 +358,8 @@ def test_a_local_store_ignores_the_pin_and_needs_no_aws(tmp_path: Path) -> None:
     assert "@" in local_user()
 
 
+@pytest.mark.aws
+@pytest.mark.hardening
 def test_sts_without_credentials_is_one_clear_line(
     aws: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -402,6 +414,8 @@ def test_git_info(tmp_path: Path) -> None:
 # --- store failures: one clear line, exit 3, nothing written ---------------------------------
 
 
+@pytest.mark.aws
+@pytest.mark.hardening
 def test_a_missing_bucket_stops_the_publish_before_anything_is_written(aws: object) -> None:
     store = open_store("s3://no-such-bucket/m")
     with pytest.raises(StoreError, match="bucket 'no-such-bucket' does not exist"):

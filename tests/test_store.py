@@ -32,7 +32,7 @@ def manifest_bytes(version: int, *names: str) -> bytes:
     return dumps(Manifest(env="prod", tasks=tasks, version=version).with_digest())
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=["file", pytest.param("s3", marks=pytest.mark.aws)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     if request.param == "file":
         return open_store((tmp_path / "store").as_uri())
@@ -54,6 +54,7 @@ def test_versions_round_trip_and_list_in_numeric_order(store: Store) -> None:
     assert store.list_versions("dev") == []
 
 
+@pytest.mark.hardening
 def test_a_version_is_never_overwritten(store: Store) -> None:
     store.write_version("prod", 1, manifest_bytes(1, "a"))
     with pytest.raises(PublishConflictError) as caught:
@@ -104,6 +105,7 @@ def test_read_live_if_changed_answers_none_while_unchanged(store: Store) -> None
     assert store.read_live_if_changed("prod", changed.etag) is None
 
 
+@pytest.mark.hardening
 def test_read_live_if_changed_is_loud_when_the_live_manifest_is_gone(store: Store) -> None:
     with pytest.raises(
         StoreError, match=r"prod/manifest\.json: .* disappeared; publish the env again"
@@ -142,6 +144,7 @@ def test_the_file_store_gzips_large_manifests(
     assert live is not None and loads(live.data).version == 1
 
 
+@pytest.mark.aws
 def test_the_s3_layout_and_encoding(aws: object) -> None:
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=BUCKET)
@@ -224,6 +227,7 @@ def race(count: int, action: Callable[[int], object]) -> list[object]:
     return results
 
 
+@pytest.mark.hardening
 def test_file_store_racing_writers_of_one_version_one_wins(tmp_path: Path) -> None:
     stores = [open_store(str(tmp_path)) for _ in range(8)]
     results = race(8, lambda i: stores[i].write_version("prod", 1, manifest_bytes(1, f"t{i}")))
@@ -234,6 +238,7 @@ def test_file_store_racing_writers_of_one_version_one_wins(tmp_path: Path) -> No
     assert sorted(p.name for p in (tmp_path / "prod/versions").iterdir()) == ["1.json"]
 
 
+@pytest.mark.hardening
 def test_file_store_racing_replacers_of_the_live_manifest_one_wins(tmp_path: Path) -> None:
     store = open_store(str(tmp_path))
     etag = store.replace_live("prod", manifest_bytes(1, "a"), None)
@@ -251,6 +256,7 @@ def test_file_store_racing_replacers_of_the_live_manifest_one_wins(tmp_path: Pat
 # --- failures: one clear line, exit 3 --------------------------------------------------------
 
 
+@pytest.mark.hardening
 def test_an_unreachable_s3_endpoint() -> None:
     store = open_store(f"s3://{BUCKET}/m")  # the autouse fixture aims AWS at a dead port
     with pytest.raises(StoreError) as caught:
@@ -262,6 +268,8 @@ def test_an_unreachable_s3_endpoint() -> None:
     assert caught.value.exit_code == 3
 
 
+@pytest.mark.aws
+@pytest.mark.hardening
 def test_a_missing_bucket(aws: object) -> None:
     store = open_store("s3://no-such-bucket/m")
     for attempt in (
@@ -278,6 +286,8 @@ def test_a_missing_bucket(aws: object) -> None:
         assert "\n" not in str(caught.value)
 
 
+@pytest.mark.aws
+@pytest.mark.hardening
 def test_missing_credentials(aws: object, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
@@ -308,6 +318,7 @@ def test_missing_credentials(aws: object, monkeypatch: pytest.MonkeyPatch) -> No
         ("SlowDown", 503, "s3://b/k: S3 answered SlowDown: it said\nso"),
     ],
 )
+@pytest.mark.hardening
 def test_s3_error_answers_become_one_line(code: str, status: int, expected: str) -> None:
     error = ClientError(
         {
