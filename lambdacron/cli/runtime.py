@@ -262,7 +262,13 @@ def serve(
     once: Annotated[
         bool, typer.Option("--once", help="Evaluate the current minute, then stop.")
     ] = False,
-    published: PublishedOption = False,
+    rendered: Annotated[
+        bool,
+        typer.Option(
+            "--rendered",
+            help="Follow the rendered project (re-rendered each minute) instead of the store.",
+        ),
+    ] = False,
     set_: SetOption = None,
     output: OutputOption = Output.text,
     project: ProjectOption = None,
@@ -272,9 +278,11 @@ def serve(
 
     It runs the Lambda handler's code on a synthetic scheduled event per minute, keeping claims
     and the last processed minute in .lambdacron/state/ENV.sqlite3 (missed minutes are caught
-    up). By default it re-renders the project each minute, so template edits take effect; with
-    --published it follows the env's store and picks up each newly published version.
+    up). It follows the env's store (the local store by default) and picks up each newly
+    published version; with --rendered it re-renders the project each minute instead, so
+    template edits take effect without publishing.
     """
+    published = not rendered
     found, environment = load_project_env(project, env, set_)
     state = FileState(state_path(found.root, environment.name))
     sink = stdout_sink if output is Output.json else TextSink()

@@ -222,7 +222,7 @@ def test_serve_once_fires_the_current_minute_and_keeps_state(
     tmp_path: Path, http_server: Any
 ) -> None:
     project(tmp_path, http_server.url, every="* * * * *", leap_day="0 0 29 2 *")
-    result = cli(tmp_path, "serve", "--env", "dev", "--once")
+    result = cli(tmp_path, "serve", "--env", "dev", "--once", "--rendered")
     assert result.exit_code == 0, result.output
     assert [task for task, _ in fired(http_server)] == ["every"]
     (line,) = result.stdout.splitlines()[1:]  # after the "manifest version 0 loaded" line
@@ -233,9 +233,18 @@ def test_serve_once_fires_the_current_minute_and_keeps_state(
         assert db.execute("SELECT task FROM claims").fetchall() == [("every",)]
 
 
+def test_serve_follows_the_published_store_by_default(tmp_path: Path, http_server: Any) -> None:
+    project(tmp_path, http_server.url, rendered_only="* * * * *")
+    publish(tmp_path, http_task("published", "* * * * *", http_server.url))
+    result = cli(tmp_path, "serve", "--env", "dev", "--once")
+    assert result.exit_code == 0, result.output
+    assert [task for task, _ in fired(http_server)] == ["published"]
+    assert "Serving env dev from the live manifest in file://" in result.stderr
+
+
 def test_serve_json_writes_the_runtime_log_lines(tmp_path: Path, http_server: Any) -> None:
     project(tmp_path, http_server.url, every="* * * * *")
-    result = cli(tmp_path, "serve", "--env", "dev", "--once", "--output", "json")
+    result = cli(tmp_path, "serve", "--env", "dev", "--once", "--rendered", "--output", "json")
     assert result.exit_code == 0, result.output
     events = [json.loads(line)["event"] for line in result.stdout.splitlines()]
     assert events == ["manifest_loaded", "task_fired", "metrics"]
