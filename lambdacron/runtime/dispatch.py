@@ -35,12 +35,15 @@ DLQ_ATTEMPTS = 3
 
 
 class Dispatcher:
-    """Fires tasks through ``clients``. ``sleep`` and ``rng`` are injectable so that tests of
-    retries do not wait; ``max_workers`` bounds the thread pool of ``fire_all``."""
+    """Fires tasks through ``clients``. ``secrets`` resolves and redacts secret references (one
+    per process, so that its cache and redactor are shared); ``sleep`` and ``rng`` are injectable
+    so that tests of retries do not wait; ``max_workers`` bounds the thread pool of ``fire_all``.
+    """
 
     def __init__(
         self,
         clients: Clients,
+        *,
         secrets: Secrets | None = None,
         dlq_url: str | None = None,
         max_workers: int = 32,

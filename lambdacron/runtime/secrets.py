@@ -4,7 +4,8 @@ values out of everything lambdacron writes.
 References: ``ssm:/path/name`` (SSM Parameter Store, decrypted), ``secretsmanager:name`` and
 ``secretsmanager:name#json_key`` (Secrets Manager; the secret string is a JSON object and
 ``json_key`` one of its keys). Values are cached for the life of the process (a Lambda cold
-start) and remembered by the redactor, which replaces each of them with ``***``.
+start) and remembered by the redactor, which replaces each of them with ``***`` wherever it
+occurs, even inside a longer word: a short secret value makes logs harder to read, never leaks.
 """
 
 from __future__ import annotations

@@ -391,3 +391,18 @@ def test_outcomes_follow_the_order_of_the_contexts(http_server: Any) -> None:
     assert [o.task for o in outcomes] == [f"ping-{n}" for n in range(12)]
     assert sorted(r.path for r in http_server.requests) == sorted(f"/{n}" for n in range(12))
     assert Dispatcher(Clients()).fire_all([]) == []
+
+
+@pytest.mark.aws
+def test_fifo_dlq_gets_a_group_and_the_execution_id_as_dedup_id(aws: Any, http_server: Any) -> None:
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="dlq.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    http_server.status = 400
+    ctx = http_task("ping", http_server.url)
+
+    outcome = Dispatcher(Clients(), dlq_url=dlq).fire(ctx)
+
+    [message] = sqs.receive_message(QueueUrl=dlq, MessageSystemAttributeNames=["All"])["Messages"]
+    assert (outcome.status, outcome.dlq) == ("failed", True)
+    assert message["Attributes"]["MessageGroupId"] == "ping"
+    assert message["Attributes"]["MessageDeduplicationId"] == ctx.execution_id
