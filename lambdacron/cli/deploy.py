@@ -103,7 +103,7 @@ def template(
     found, environment = load_project_env(project, env, sets)
     manifest = compile_env(found, environment)
     settings = load_settings(environment)
-    for warning in sizing_warnings(settings, manifest):
+    for warning in sizing_warnings(environment, settings, manifest):
         message(f"warning: {warning}")
     rendered = render_template(environment, manifest, settings)
     text = template_json(rendered) if format_ is TemplateFormat.json else template_yaml(rendered)

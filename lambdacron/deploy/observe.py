@@ -7,17 +7,21 @@ Reading only: nothing here changes the stack, the store or the state table.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from lambdacron.deploy.aws import Aws, call, connect, error_code, error_message
+from lambdacron.deploy.package import build_package
 from lambdacron.deploy.policy import (
     ACCOUNT,
     PARTITION,
@@ -159,6 +163,7 @@ def expected_settings(
     """The function settings the env file generates, references resolved against the stack."""
     variables = function_environment(env, settings, store_plan(env))
     expected: dict[str, str | None] = {
+        "package": local_package_digest(),
         "MemorySize": str(settings.memory_size),
         "Timeout": str(settings.timeout),
         "ReservedConcurrentExecutions": _text(settings.reserved_concurrency),
@@ -177,6 +182,7 @@ def deployed_settings(aws: Aws, function: str) -> dict[str, str | None]:
         f"function {function}", lambda: client.get_function_concurrency(FunctionName=function)
     )
     deployed: dict[str, str | None] = {
+        "package": _code_digest(config.get("CodeSha256")),
         "MemorySize": _text(config.get("MemorySize")),
         "Timeout": _text(config.get("Timeout")),
         "ReservedConcurrentExecutions": _text(concurrency.get("ReservedConcurrentExecutions")),
@@ -184,6 +190,23 @@ def deployed_settings(aws: Aws, function: str) -> dict[str, str | None]:
     for name, value in (config.get("Environment") or {}).get("Variables", {}).items():
         deployed[f"env {name}"] = value
     return deployed
+
+
+def local_package_digest() -> str:
+    """The digest of the zip this lambdacron would deploy: the code that ``deploy`` would
+    upload, to compare with the code that runs."""
+    with tempfile.TemporaryDirectory(prefix="lambdacron-") as folder:
+        return "sha256:" + build_package(Path(folder) / "lambdacron.zip").sha256
+
+
+def _code_digest(code_sha256: Any) -> str | None:
+    """Lambda's CodeSha256 (base64) in the ``sha256:<hex>`` form used everywhere else."""
+    if not isinstance(code_sha256, str):
+        return None
+    try:
+        return "sha256:" + base64.b64decode(code_sha256).hex()
+    except ValueError:
+        return code_sha256
 
 
 def drift(aws: Aws, env: Environment, settings: DeploySettings, stack: Stack) -> tuple[Drift, ...]:
@@ -376,7 +399,7 @@ def read_logs(
     seen: set[str] = set()
     remaining = polls
     while True:
-        for event in _log_events(aws, group, start_ms):
+        for event in _log_events(aws, group, start_ms, task):
             if event["eventId"] in seen:
                 continue
             seen.add(event["eventId"])
@@ -391,13 +414,16 @@ def read_logs(
         sleep(poll_seconds)
 
 
-def _log_events(aws: Aws, group: str, start_ms: int) -> Iterator[dict[str, Any]]:
+def _log_events(aws: Aws, group: str, start_ms: int, task: str | None) -> Iterator[dict[str, Any]]:
     from botocore.exceptions import ClientError
 
     logs = aws.client("logs")
     token: str | None = None
+    # One task's lines are selected by CloudWatch already (task names need no quoting); the
+    # records are still checked here, so a pattern CloudWatch ignored would change nothing.
+    pattern = {"filterPattern": f'{{ $.task = "{task}" }}'} if task else {}
     while True:
-        extra = {"nextToken": token} if token else {}
+        extra = {"nextToken": token, **pattern} if token else dict(pattern)
         try:
             page = logs.filter_log_events(logGroupName=group, startTime=start_ms, **extra)
         except ClientError as exc:

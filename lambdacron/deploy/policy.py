@@ -12,6 +12,7 @@ A grant is one (action, resource) pair; the policy document groups them into sta
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,6 +85,22 @@ def sub(resource: str) -> Any:
     if re.search(r"\$\{(?!!)", resource):
         return {"Fn::Sub": resource}
     return resource.replace("${!", "${")
+
+
+# IAM's limit for a role's inline policies together, white space not counted.
+INLINE_POLICY_LIMIT = 10_240
+# The longest text each reference can become once substituted, for a size that errs high.
+WORST_CASE = {PARTITION: "aws-iso-b", REGION: "ap-southeast-5", ACCOUNT: "123456789012"}
+
+
+def document_size(document: Mapping[str, Any]) -> int:
+    """An upper estimate of the size IAM will count for ``document`` once deployed."""
+    text = json.dumps(document, separators=(",", ":"))
+    for reference, worst in WORST_CASE.items():
+        text = text.replace(reference, worst)
+    text = text.replace('{"Fn::Sub":', "")  # the wrapper goes; its closing brace stays: harmless
+    # A reference to a stack resource becomes an ARN of at most about 140 characters.
+    return len(re.sub(r"\$\{[A-Za-z0-9]+(\.Arn)?\}", "x" * 140, text))
 
 
 def grants_of_document(document: Mapping[str, Any]) -> set[Grant]:

@@ -35,7 +35,6 @@ from lambdacron.deploy.template import (
     sizing_warnings,
     stack_tags,
     store_plan,
-    template_json,
 )
 from lambdacron.errors import StoreError
 from lambdacron.project import Environment
@@ -310,16 +309,17 @@ def deploy(
     settings = load_settings(env)
     aws = connect(env)
     check_store_bucket(aws, env)
-    for warning in sizing_warnings(settings, manifest):
+    for warning in sizing_warnings(env, settings, manifest):
         say(f"warning: {warning}")
+    stack = _ready_stack(aws, settings, confirm, say, sleep, poll_seconds)
+    creating = stack is None or stack.status == "REVIEW_IN_PROGRESS"
     with tempfile.TemporaryDirectory(prefix="lambdacron-") as folder:
         info = build_package(Path(folder) / "lambdacron.zip")
         key = upload_package(aws, settings, info, say)
     bucket = settings.artifacts_bucket or artifacts_bucket_name(aws.account, aws.region)
     location = f"s3://{bucket}/{key}"
-    stack = _ready_stack(aws, settings, say, sleep, poll_seconds)
-    creating = stack is None or stack.status == "REVIEW_IN_PROGRESS"
-    body = template_json(render_template(env, manifest, settings))
+    # Compact: CloudFormation takes at most 51,200 bytes of template body.
+    body = json.dumps(render_template(env, manifest, settings), separators=(",", ":"))
     parameters = {"PackageBucket": bucket, "PackageKey": key}
     change_set = _create_change_set(
         aws, settings, env, body, parameters, creating, sleep, poll_seconds
@@ -348,15 +348,24 @@ def deploy(
 
 
 def _ready_stack(
-    aws: Aws, settings: DeploySettings, say: Say, sleep: Sleep, poll_seconds: float
+    aws: Aws,
+    settings: DeploySettings,
+    confirm: Confirm,
+    say: Say,
+    sleep: Sleep,
+    poll_seconds: float,
 ) -> Stack | None:
     """The current stack, if it can take a change set. A stack whose creation failed holds
-    nothing and cannot be updated: it is deleted first, as CloudFormation requires."""
+    nothing and cannot be updated: it is deleted first (after asking), as CloudFormation
+    requires."""
     stack = describe_stack(aws, settings.stack_name, with_resources=False)
     if stack is None:
         return None
     if stack.status == "ROLLBACK_COMPLETE":
-        say(f"Stack {stack.name} failed to create earlier (ROLLBACK_COMPLETE); deleting it first")
+        confirm(
+            f"Stack {stack.name} failed to create earlier (ROLLBACK_COMPLETE) and holds nothing; "
+            "CloudFormation can only delete it. Delete it and create it again?"
+        )
         seen = _event_ids(aws, stack.name)
         call(
             f"stack {stack.name}: delete",
@@ -392,7 +401,7 @@ def _create_change_set(
     from botocore.exceptions import ClientError
 
     cloudformation = aws.client("cloudformation")
-    name = "lambdacron-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = "lambdacron-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     try:
         created = cloudformation.create_change_set(
             StackName=settings.stack_name,

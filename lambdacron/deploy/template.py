@@ -23,9 +23,11 @@ import yaml
 from lambdacron import __version__
 from lambdacron.deploy.policy import (
     ACCOUNT,
+    INLINE_POLICY_LIMIT,
     PARTITION,
     REGION,
     Grant,
+    document_size,
     manifest_grants,
     policy_document,
 )
@@ -395,7 +397,6 @@ def _outputs(env: Environment, settings: DeploySettings, store: StorePlan) -> di
         "StateTable": {"Value": {"Ref": TABLE}},
         "DeadLetterQueueUrl": {"Value": {"Ref": DLQ}},
         "LogGroup": {"Value": {"Ref": LOG_GROUP}},
-        "MaxCatchupMinutes": {"Value": str(settings.max_catchup_minutes)},
     }
     if store.managed:
         outputs["ManifestBucket"] = {"Value": {"Ref": BUCKET}}
@@ -422,8 +423,9 @@ def template_json(template: Mapping[str, Any]) -> str:
     return json.dumps(template, indent=1, sort_keys=False)
 
 
-def sizing_warnings(settings: DeploySettings, manifest: Manifest) -> list[str]:
-    """Tasks that could outlast the function's timeout with every retry: worth a word at deploy."""
+def sizing_warnings(env: Environment, settings: DeploySettings, manifest: Manifest) -> list[str]:
+    """What is worth a word before deploying: tasks that could outlast the function's timeout with
+    every retry, and a derived policy too big for IAM."""
     warnings = []
     for task in manifest.tasks:
         if task.type != "http":
@@ -436,4 +438,11 @@ def sizing_warnings(settings: DeploySettings, manifest: Manifest) -> list[str]:
                 f"{settings.timeout} s timeout; raise deploy.timeout (at most 900) or lower "
                 "the task's timeout or retries"
             )
+    size = document_size(policy_document(scheduler_grants(env, manifest, settings)))
+    if size > INLINE_POLICY_LIMIT:
+        warnings.append(
+            f"the scheduler's policy may reach {size:,} characters, more than the "
+            f"{INLINE_POLICY_LIMIT:,} IAM allows a role's inline policies: the deploy may fail. "
+            "Fewer distinct target resources (queues, functions, topics...) make it smaller"
+        )
     return warnings

@@ -3,8 +3,11 @@ permissions, last processed minute, alarms), logs (parsed, filtered, followed) a
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import re
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +21,7 @@ from lambdacron.deploy.observe import (
     Drift,
     LogRecord,
     invoke_remote_run,
+    local_package_digest,
     parse_line,
     parse_since,
     read_logs,
@@ -123,6 +127,20 @@ def test_status_shows_settings_drift_against_the_env_file(aws, tmp_path: Path) -
         Drift("MemorySize", "256", "512"),
         Drift("env LAMBDACRON_MAX_CATCHUP_MINUTES", "60", "5"),
     }
+
+
+def test_status_shows_code_that_is_not_this_lambdacron(aws, tmp_path: Path) -> None:
+    env, _ = deployed(tmp_path)
+    other = io.BytesIO()
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context): return {}")
+    boto3.client("lambda").update_function_code(
+        FunctionName="lambdacron-dev", ZipFile=other.getvalue()
+    )
+    [row] = status(env).drift
+    assert row.setting == "package"
+    assert row.deployed == "sha256:" + hashlib.sha256(other.getvalue()).hexdigest()
+    assert row.expected == local_package_digest()
 
 
 def test_status_names_permissions_the_live_manifest_needs(aws, tmp_path: Path) -> None:

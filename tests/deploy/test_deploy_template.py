@@ -257,9 +257,31 @@ def test_bad_settings_are_all_reported() -> None:
 
 def test_tasks_that_could_outlast_the_timeout_are_named() -> None:
     settings = load_settings(environment(timeout=200))
-    warnings = sizing_warnings(settings, every_type())
+    warnings = sizing_warnings(environment(), settings, every_type())
     assert warnings == [
         "task t-http: 3 attempts of up to 120 s could outlast the function's 200 s timeout; "
         "raise deploy.timeout (at most 900) or lower the task's timeout or retries"
     ]
-    assert sizing_warnings(load_settings(environment(timeout=900)), every_type()) == []
+    env = environment(timeout=900)
+    assert sizing_warnings(env, load_settings(env), every_type()) == []
+
+
+def test_a_policy_too_big_for_iam_is_announced() -> None:
+    env = environment()
+
+    def queues(count: int) -> tuple[Task, ...]:
+        return tuple(
+            Task(
+                f"load-{i}",
+                "@daily",
+                "UTC",
+                {"type": "queue", "QueueName": f"finp-loads-{i:03}", "MessageBody": "x"},
+            )
+            for i in range(count)
+        )
+
+    small, big = (Manifest(env="prod", tasks=queues(n)) for n in (20, 200))
+    assert sizing_warnings(env, load_settings(env), small) == []
+    [warning] = sizing_warnings(env, load_settings(env), big)
+    assert warning.startswith("the scheduler's policy may reach ")
+    assert "more than the 10,240 IAM allows a role's inline policies" in warning
