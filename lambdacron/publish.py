@@ -112,13 +112,13 @@ def aws_caller(region: str | None) -> Identity:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    client = boto3.session.Session().client("sts", region_name=region)
+    endpoint = "the STS endpoint"
     try:
+        client = boto3.session.Session().client("sts", region_name=region)
+        endpoint = str(client.meta.endpoint_url)
         answer = client.get_caller_identity()
     except (BotoCoreError, ClientError) as exc:
-        raise aws_error(
-            exc, "sts get-caller-identity", str(client.meta.endpoint_url), "STS"
-        ) from exc
+        raise aws_error(exc, "sts get-caller-identity", endpoint, "STS") from exc
     return Identity(name=str(answer["Arn"]), account=str(answer["Account"]))
 
 
@@ -150,9 +150,8 @@ def git_info(project: Project) -> dict[str, Any] | None:
     if commit is None:
         return None
     # Build output and the local store are products of publishing, not inputs to it.
-    excluded = [
-        f":(exclude){project.relative(p)}" for p in (project.build, project.root / ".lambdacron")
-    ]
+    inside = [project.relative(p) for p in (project.build, project.root / ".lambdacron")]
+    excluded = [f":(exclude){p}" for p in inside if not Path(p).is_absolute()]
     status = _git(project.root, "status", "--porcelain", "--", ".", *excluded)
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
