@@ -1,0 +1,307 @@
+"""Benchmarks, the cold start: the manifest on the store, what a fresh scheduler process spends
+to import the handler and load, verify and compile it, its peak memory, and the imports.
+
+Every figure here is measured in fresh interpreters (``report.child``), a median over several,
+after one discarded run that leaves the ``.pyc`` files behind. The deployment zip ships no
+``.pyc`` (Lambda cannot write them), so the handler import is also measured from a copy of the
+runtime's sources where Python must compile every module, as at a real cold start.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import MIB, REPO, Row, child, median, medians
+from lambdacron.runtime.manifest import Manifest, dumps
+
+COLD_START_LIMIT_MS = 300.0
+MEMORY_LIMIT_MIB = 256.0
+STORE_LIMIT_MIB = 4.0
+IMPORT_LIMIT_MS = 50.0
+# What the S3 store writes: gzip level 6, no timestamp (see lambdacron.runtime.store).
+GZIP_LEVEL = 6
+
+# A scheduler's cold start, as the handler does it: import, build the scheduler, then load the
+# live manifest (read, gunzip, parse, verify the digest, compile the timetable).
+HANDLER_CHILD = """
+import sys, time
+started = time.perf_counter()
+import lambdacron.runtime.handler as handler
+imported = time.perf_counter()
+config = handler.Config(store=sys.argv[1], env=sys.argv[2])
+scheduler = handler.from_config(config, sink=lambda line: None)
+compiled = scheduler.manifests.current()
+loaded = time.perf_counter()
+import json, resource
+print(json.dumps({
+    "import_ms": (imported - started) * 1000,
+    "load_ms": (loaded - imported) * 1000,
+    "total_ms": (loaded - started) * 1000,
+    "tasks": len(compiled.tasks),
+    "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "boto3": "boto3" in sys.modules,
+}))
+"""
+
+# The same load taken apart, each step timed once, cold; then orjson on the same bytes.
+PHASES_CHILD = """
+import sys, time
+clock = time.perf_counter
+t = clock(); import gzip, json, hashlib
+from lambdacron.runtime.cron import Timetable
+from lambdacron.runtime.manifest import Task, canonical_json
+out = {"import_ms": (clock() - t) * 1000}
+def step(name, work):
+    started = clock(); value = work(); out[name] = (clock() - started) * 1000; return value
+stored = step("read_ms", lambda: open(sys.argv[1], "rb").read())
+raw = step("gunzip_ms", lambda: gzip.decompress(stored))
+data = step("json_loads_ms", lambda: json.loads(raw))
+ordered = sorted(data["tasks"], key=lambda t: str(t.get("name", "")))
+canonical = step("canonical_json_ms", lambda: canonical_json(ordered))
+step("sha256_ms", lambda: hashlib.sha256(canonical).hexdigest())
+tasks = step("task_objects_ms", lambda: [Task.from_dict(t) for t in data["tasks"]])
+step("timetable_ms", lambda: Timetable([(t.expression, t.timezone) for t in tasks if t.enabled]))
+try:
+    t = clock(); import orjson; out["orjson_import_ms"] = (clock() - t) * 1000
+except ImportError:
+    out["orjson"] = False
+else:
+    out["orjson"] = True
+    step("orjson_loads_ms", lambda: orjson.loads(raw))
+    dumped = step("orjson_dumps_ms", lambda: orjson.dumps(ordered, option=orjson.OPT_SORT_KEYS))
+    out["orjson_same_bytes"] = dumped == canonical
+print(json.dumps(out))
+"""
+
+# The 2017 way: json.loads, then one croniter object per task. croniter objects are timed on a
+# spread sample and scaled linearly (building 100,000 of them takes seconds).
+BASELINE_CHILD = """
+import sys, time
+started = time.perf_counter()
+import gzip, json
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+from croniter import croniter
+stored = open(sys.argv[1], "rb").read()
+data = json.loads(gzip.decompress(stored) if stored[:2] == b"\\x1f\\x8b" else stored)
+tasks = [t for t in data["tasks"] if t.get("enabled", True)]
+parsed = time.perf_counter()
+step = max(1, len(tasks) // int(sys.argv[2]))
+picked = tasks[::step][: int(sys.argv[2])]
+now = datetime.now(UTC)
+built = time.perf_counter()
+schedules = [croniter(t["expression"], now.astimezone(ZoneInfo(t["timezone"]))) for t in picked]
+per_task = (time.perf_counter() - built) / len(picked)
+print(json.dumps({
+    "parse_ms": (parsed - started) * 1000,
+    "total_ms": ((parsed - started) + per_task * len(tasks)) * 1000,
+    "sampled": len(picked),
+}))
+"""
+
+IMPORT_CHILD = """
+import sys, time
+started = time.perf_counter()
+__import__(sys.argv[1])
+elapsed = time.perf_counter() - started
+import json
+heavy = ("boto3", "botocore", "requests", "jinja2", "typer", "cerberus", "rich", "yaml", "croniter")
+print(json.dumps({
+    "import_ms": elapsed * 1000,
+    "loaded": [m for m in heavy if m in sys.modules],
+    "file": sys.modules[sys.argv[1]].__file__,
+}))
+"""
+
+
+def store_manifest(manifest: Manifest, root: Path) -> tuple[str, Path, int]:
+    """Put ``manifest`` live in a file store at ``root`` as an S3 store keeps it (gzip JSON);
+    returns the store URL, the stored file and the uncompressed size."""
+    raw = dumps(manifest)
+    path = root / manifest.env / "manifest.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0))
+    return root.as_uri(), path, len(raw)
+
+
+def cold_start_rows(
+    manifest: Manifest, repeat: int, sample: int, findings: dict[str, Any]
+) -> list[Row]:
+    """Size, cold start, memory and JSON-parser figures of one manifest."""
+    size = len(manifest.tasks)
+    with tempfile.TemporaryDirectory(prefix="lambdacron-bench-") as folder:
+        url, path, raw_size = store_manifest(manifest, Path(folder))
+        stored_size = path.stat().st_size
+        child(HANDLER_CHILD, url, manifest.env)  # leaves the .pyc files behind
+        runs = [child(HANDLER_CHILD, url, manifest.env) for _ in range(repeat)]
+        baseline = medians([child(BASELINE_CHILD, str(path), str(sample)) for _ in range(repeat)])
+        phases = [child(PHASES_CHILD, str(path)) for _ in range(repeat)]
+    cold = medians(runs)
+    if any(run["tasks"] != sum(t.enabled for t in manifest.tasks) for run in runs):
+        raise RuntimeError("the scheduler compiled another number of tasks than the manifest has")
+    parts = medians(phases)
+    rows = [
+        Row(
+            figure="manifest on the store (gzip JSON)",
+            size=size,
+            value=stored_size / MIB,
+            unit="MiB",
+            baseline=raw_size / MIB,
+            baseline_name="baseline: the same manifest as uncompressed canonical JSON.",
+            limit=STORE_LIMIT_MIB,
+        ),
+        Row(
+            figure="manifest bytes per task",
+            size=size,
+            value=stored_size / size,
+            unit="B",
+            baseline=raw_size / size,
+            baseline_name="baseline: the same manifest as uncompressed canonical JSON.",
+        ),
+        Row(
+            figure="cold start: import, read, verify, compile",
+            size=size,
+            value=cold["total_ms"],
+            unit="ms",
+            baseline=baseline["total_ms"],
+            baseline_name=(
+                "baseline: a fresh process imports json and croniter, reads and parses the "
+                "manifest, and builds one croniter object per enabled task (timed on "
+                f"{int(baseline['sampled']):,} spread tasks, scaled linearly)."
+            ),
+            limit=COLD_START_LIMIT_MS,
+            note=_cold_note(cold, parts, any(run["boto3"] for run in runs)),
+        ),
+        Row(
+            figure="cold start peak memory (ru_maxrss)",
+            size=size,
+            value=median([run["maxrss_mib"] for run in runs]),
+            unit="MiB",
+            limit=MEMORY_LIMIT_MIB,
+            note="peak resident memory of the whole scheduler process after its cold start.",
+        ),
+    ]
+    if all(run["orjson"] for run in phases):
+        rows.append(_orjson_row(size, parts, cold, findings))
+    else:
+        findings.setdefault("orjson", {})[str(size)] = "orjson is not installed"
+    return rows
+
+
+def _cold_note(cold: dict[str, float], parts: dict[str, float], boto3: bool) -> str:
+    steps = ", ".join(
+        f"{name.removesuffix('_ms').replace('_', ' ')} {parts[name]:.1f}"
+        for name in (
+            "read_ms",
+            "gunzip_ms",
+            "json_loads_ms",
+            "canonical_json_ms",
+            "sha256_ms",
+            "task_objects_ms",
+            "timetable_ms",
+        )
+    )
+    return (
+        f"lambdacron: a fresh process imports lambdacron.runtime.handler "
+        f"({cold['import_ms']:.1f} ms), builds the scheduler and loads the live manifest "
+        f"({cold['load_ms']:.1f} ms); boto3 {'was' if boto3 else 'was not'} imported. The load "
+        f"taken apart, ms: {steps}."
+    )
+
+
+def _orjson_row(
+    size: int, parts: dict[str, float], cold: dict[str, float], findings: dict[str, Any]
+) -> Row:
+    """orjson against json for what the cold start parses and re-serialises (the digest)."""
+    saved = parts["json_loads_ms"] - parts["orjson_loads_ms"] - parts["orjson_import_ms"]
+    digest_saved = parts["canonical_json_ms"] - parts["orjson_dumps_ms"]
+    findings.setdefault("orjson", {})[str(size)] = {
+        "json_loads_ms": parts["json_loads_ms"],
+        "orjson_loads_ms": parts["orjson_loads_ms"],
+        "orjson_import_ms": parts["orjson_import_ms"],
+        "canonical_json_ms": parts["canonical_json_ms"],
+        "orjson_dumps_sorted_ms": parts["orjson_dumps_ms"],
+        "orjson_dumps_same_bytes": parts["orjson_same_bytes"] == 1,
+        "parse_saving_ms": saved,
+        "digest_saving_ms": digest_saved,
+        "cold_start_ms": cold["total_ms"],
+        "saving_share": (saved + max(0.0, digest_saved)) / cold["total_ms"],
+    }
+    return Row(
+        figure="manifest JSON parse: orjson.loads",
+        size=size,
+        value=parts["orjson_loads_ms"],
+        unit="ms",
+        baseline=parts["json_loads_ms"],
+        baseline_name="baseline: json.loads of the same bytes (standard library).",
+        note=(
+            f"orjson import {parts['orjson_import_ms']:.1f} ms; the digest's canonical JSON: "
+            f"json.dumps {parts['canonical_json_ms']:.1f} ms, orjson.dumps(OPT_SORT_KEYS) "
+            f"{parts['orjson_dumps_ms']:.1f} ms, same bytes: "
+            f"{'yes' if parts['orjson_same_bytes'] == 1 else 'no'}."
+        ),
+    )
+
+
+def import_rows(repeat: int) -> list[Row]:
+    """The handler's import time, from cached bytecode and from source, beside the CLI's."""
+    with tempfile.TemporaryDirectory(prefix="lambdacron-sources-") as folder:
+        sources = _runtime_sources(Path(folder))
+        handler = _imports("lambdacron.runtime.handler", repeat)
+        cli = _imports("lambdacron.cli", repeat)
+        fresh = _imports("lambdacron.runtime.handler", repeat, sources)
+    rows = []
+    for figure, found, note in (
+        ("import lambdacron.runtime.handler", handler, "bytecode (.pyc) cached"),
+        (
+            "import lambdacron.runtime.handler, no .pyc",
+            fresh,
+            "from a copy of lambdacron/__init__.py and lambdacron/runtime/ with no .pyc, as the "
+            "deployment zip ships them: Python compiles every module at each cold start.",
+        ),
+    ):
+        rows.append(
+            Row(
+                figure=figure,
+                size=None,
+                value=found["import_ms"],
+                unit="ms",
+                baseline=cli["import_ms"],
+                baseline_name="baseline: import lambdacron.cli (the compiler's CLI), .pyc cached.",
+                limit=IMPORT_LIMIT_MS,
+                note=f"{note} Modules loaded besides the standard library: "
+                f"{', '.join(found['loaded']) or 'none'} (the CLI: {', '.join(cli['loaded'])}).",
+            )
+        )
+    return rows
+
+
+def _imports(module: str, repeat: int, cwd: Path | None = None) -> dict[str, Any]:
+    runs = [_import_once(module, cwd) for _ in range(repeat + 1)][1:]
+    return {"import_ms": median([run["import_ms"] for run in runs]), "loaded": runs[0]["loaded"]}
+
+
+def _import_once(module: str, cwd: Path | None) -> dict[str, Any]:
+    if cwd is None:
+        return child(IMPORT_CHILD, module)
+    # The copy comes first on sys.path (cwd); writing no bytecode keeps it compiling each time.
+    found = child("import sys; sys.dont_write_bytecode = True\n" + IMPORT_CHILD, module, cwd=cwd)
+    if not str(found["file"]).startswith(str(cwd)):
+        raise RuntimeError(f"{module} was imported from {found['file']}, not from the copy")
+    return found
+
+
+def _runtime_sources(folder: Path) -> Path:
+    """What the deployment zip holds of lambdacron: its __init__ and the runtime, sources only."""
+    package = folder / "lambdacron"
+    shutil.copytree(
+        REPO / "lambdacron" / "runtime",
+        package / "runtime",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    shutil.copy2(REPO / "lambdacron" / "__init__.py", package / "__init__.py")
+    return folder
