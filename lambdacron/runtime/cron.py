@@ -423,18 +423,18 @@ class Timetable:
     """
 
     def __init__(self, entries: Sequence[tuple[str, str]]) -> None:
-        zones: dict[str, dict[str, list[int]]] = {}
-        for index, (expression, timezone) in enumerate(entries):
-            by_expression = zones.get(timezone)
-            if by_expression is None:
-                by_expression = zones[timezone] = {}
-            group = by_expression.get(expression)
+        groups: dict[tuple[str, str], list[int]] = {}
+        for index, entry in enumerate(entries):
+            group = groups.get(entry)
             if group is None:
-                by_expression[expression] = [index]
+                groups[entry] = [index]
             else:
                 group.append(index)
+        zones: dict[str, list[tuple[str, list[int]]]] = {}
+        for (expression, timezone), group in groups.items():
+            zones.setdefault(timezone, []).append((expression, group))
         self._zones = tuple(
-            _ZoneTable(_clock(timezone), by_expression) for timezone, by_expression in zones.items()
+            _ZoneTable(_clock(timezone), schedules) for timezone, schedules in zones.items()
         )
 
     def due_at(self, minute: int) -> list[int]:
@@ -463,20 +463,11 @@ class _ZoneTable:
 
     __slots__ = ("_fixed", "_wild", "clock")
 
-    def __init__(self, clock: _Clock, by_expression: Mapping[str, list[int]]) -> None:
+    def __init__(self, clock: _Clock, schedules: Iterable[tuple[str, list[int]]]) -> None:
         self.clock = clock
-        # Different texts may compile alike ("@daily", "0 0 * * *"): one group each.
-        by_key: dict[_Key, list[int]] = {}
-        for expression, group in by_expression.items():
-            key = _compile_entry(expression)
-            same = by_key.get(key)
-            if same is None:
-                by_key[key] = group
-            else:
-                same.extend(group)
         by_time: dict[tuple[int, int, bool], list[_DayGroup]] = {}
-        for key, group in by_key.items():
-            minutes, hours, days, months, weekdays, day_or, wildcard = key
+        for expression, group in schedules:
+            minutes, hours, days, months, weekdays, day_or, wildcard = _compile_entry(expression)
             by_time.setdefault((minutes, hours, wildcard), []).append(
                 (days, months, weekdays, day_or, group)
             )
