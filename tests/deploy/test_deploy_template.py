@@ -11,7 +11,7 @@ import yaml
 from cfnlint.api import lint
 
 from lambdacron.build import compile_env
-from lambdacron.deploy.policy import grants_of_document
+from lambdacron.deploy.policy import Grant, grants_of_document, manifest_grants
 from lambdacron.deploy.settings import (
     DeploySettings,
     bounded_name,
@@ -68,6 +68,41 @@ def test_cfn_lint_passes_for_the_example_project(name: str) -> None:
     env = load_env(EXAMPLE, name)
     template = render_template(env, compile_env(EXAMPLE, env))
     assert lint_errors(template) == []
+
+
+@pytest.mark.parametrize("name", EXAMPLE.env_names())
+def test_the_example_policy_names_every_resource_and_never_star(name: str) -> None:
+    env = load_env(EXAMPLE, name)
+    manifest = compile_env(EXAMPLE, env)
+    role = render_template(env, manifest)["Resources"]["SchedulerRole"]["Properties"]
+    document = role["Policies"][0]["PolicyDocument"]
+    for statement in document["Statement"]:
+        assert statement["Resource"] != "*"
+        assert "*" not in statement["Resource"], statement
+    granted = grants_of_document(document)
+    assert manifest_grants(manifest.tasks) <= granted
+    queue = env.vars["batch"]["queue"]
+    sub = "arn:${AWS::Partition}:batch:${AWS::Region}:${AWS::AccountId}"
+    assert Grant("batch:SubmitJob", f"{sub}:job-queue/{queue}") in granted
+    assert Grant("batch:SubmitJob", f"{sub}:job-definition/finp-reports:3") in granted
+    types = {task.type for task in manifest.tasks}
+    services = {g.action.split(":")[0] for g in granted}
+    # Only what the tasks' types and the scheduler itself use: no HTTP permission, nothing else.
+    assert services <= {
+        "s3",
+        "dynamodb",
+        "sqs",
+        "logs",
+        "lambda",
+        "batch",
+        "athena",
+        "sns",
+        "states",
+        "events",
+        "ssm",
+        "secretsmanager",
+    }
+    assert ("stepfunctions" in types) == ("states" in services)
 
 
 @pytest.mark.parametrize(
