@@ -41,7 +41,6 @@ Sleep = Callable[[float], None]
 FOLLOW_SECONDS = 5.0
 SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-POLICY_NAME = "scheduler"
 
 
 @dataclass(frozen=True)
@@ -121,18 +120,22 @@ def status(env: Environment) -> Status:
             return default
 
     live_manifest: Manifest | None = attempt("live manifest", lambda: _live(env, stack, aws), None)
+    drifted = attempt("function settings", lambda: drift(aws, env, settings, stack), ())
+    missing = attempt(
+        "permissions",
+        lambda: missing_grants(aws, stack, live_manifest) if live_manifest else (),
+        (),
+    )
+    processed = attempt("state table", lambda: _last_processed(aws, env, stack), None)
+    alarms = attempt("alarms", lambda: _alarms(aws, settings), ())
     return replace(
         base,
         outputs=stack_outputs(env, stack),
         live=_summary(live_manifest) if live_manifest else None,
-        drift=attempt("function settings", lambda: drift(aws, env, settings, stack), ()),
-        missing_grants=attempt(
-            "permissions",
-            lambda: missing_grants(aws, stack, live_manifest) if live_manifest else (),
-            (),
-        ),
-        last_processed=attempt("state table", lambda: _last_processed(aws, env, stack), None),
-        alarms=attempt("alarms", lambda: _alarms(aws, settings), ()),
+        drift=drifted,
+        missing_grants=missing,
+        last_processed=processed,
+        alarms=alarms,
         problems=tuple(problems),
     )
 
@@ -246,7 +249,8 @@ def resolve(value: Any, resources: Mapping[str, str]) -> str | None:
 def missing_grants(aws: Aws, stack: Stack, manifest: Manifest) -> tuple[Grant, ...]:
     """The permissions ``manifest``'s tasks need that the deployed role does not give: a task
     of a new kind published since the last deploy. The role's policy is read from the deployed
-    template, in the very form ``policy`` writes it; the result is shown with ARNs expanded."""
+    template, in the very form ``policy`` writes it (``deploy.managed_policy_arns`` are not
+    read: what they allow is the user's to know); the result is shown with ARNs expanded."""
     body = call(
         f"stack {stack.name}: template",
         lambda: aws.client("cloudformation").get_template(StackName=stack.stack_id),

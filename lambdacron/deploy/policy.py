@@ -90,7 +90,7 @@ def sub(resource: str) -> Any:
 # IAM's limit for a role's inline policies together, white space not counted.
 INLINE_POLICY_LIMIT = 10_240
 # The longest text each reference can become once substituted, for a size that errs high.
-WORST_CASE = {PARTITION: "aws-iso-b", REGION: "ap-southeast-5", ACCOUNT: "123456789012"}
+WORST_CASE = {PARTITION: "aws-us-gov", REGION: "ap-southeast-5", ACCOUNT: "123456789012"}
 
 
 def document_size(document: Mapping[str, Any]) -> int:
