@@ -30,6 +30,10 @@ DEPLOY_KEYS: dict[str, type | tuple[type, ...]] = {
     "log_retention_days": int,
     "max_catchup_minutes": int,
     "tags": dict,
+    "reserved_concurrency": (int, type(None)),
+    "tick_alarm_minutes": int,
+    "managed_policy_arns": list,
+    "artifacts_bucket": str,
 }
 RESERVED_VARS = ("env",)
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -376,7 +380,14 @@ def _account_text(account: Any) -> str:
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "a whole number", dict: "a mapping", bool: "true or false"}
+    names = {
+        str: "a string",
+        int: "a whole number",
+        dict: "a mapping",
+        list: "a list",
+        bool: "true or false",
+        type(None): "null",
+    }
     kinds = expected if isinstance(expected, tuple) else (expected,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 

@@ -24,7 +24,8 @@ import lambdacron
 from lambdacron.errors import LambdacronError
 
 # The runtime's own third-party imports; their requirements are followed from the metadata.
-RUNTIME_DISTRIBUTIONS = ("requests",)
+# tzdata: zoneinfo falls back to it where the Lambda image has no /usr/share/zoneinfo.
+RUNTIME_DISTRIBUTIONS = ("requests", "tzdata")
 # Never shipped, even if a requirement chain led to them: provided by Lambda, or compiler-only.
 EXCLUDED_DISTRIBUTIONS = frozenset(
     {

@@ -73,6 +73,7 @@ def test_holds_the_runtime_and_its_dependencies_only(package: zipfile.ZipFile) -
         "idna",
         "certifi",
         "charset_normalizer",
+        "tzdata",
     }
     assert not tops & set(FORBIDDEN)
     assert "certifi/cacert.pem" in names  # requests' CA bundle: data, not only code
@@ -89,7 +90,7 @@ def test_entries_have_fixed_times_and_permissions(package: zipfile.ZipFile) -> N
 
 def test_dependencies_follow_the_metadata_without_extras() -> None:
     names = [d.metadata["Name"].lower().replace("_", "-") for d in runtime_distributions()]
-    assert names == ["certifi", "charset-normalizer", "idna", "requests", "urllib3"]
+    assert names == ["certifi", "charset-normalizer", "idna", "requests", "tzdata", "urllib3"]
 
 
 def _boto3_only(folder: Path) -> Path:
