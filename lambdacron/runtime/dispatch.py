@@ -32,6 +32,7 @@ Job = Callable[[], list[Outcome]]
 BACKOFF_BASE = 0.25  # seconds before the first retry, at most (full jitter)
 BACKOFF_CAP = 4.0
 DLQ_ATTEMPTS = 3
+DLQ_MAX_BYTES = 250 * 1024  # SQS takes 256 KiB per message; leave room for the error text
 
 
 class Dispatcher:
@@ -226,9 +227,7 @@ class Dispatcher:
             return None
         call: dict[str, Any] = {
             "QueueUrl": self.dlq_url,
-            "MessageBody": self.secrets.redact(
-                json.dumps(self._dead_letter_body(ctx, error, attempts))
-            ),
+            "MessageBody": self.secrets.redact(self._dead_letter_text(ctx, error, attempts)),
         }
         if is_fifo(self.dlq_url):
             call.update(MessageGroupId=ctx.task.name, MessageDeduplicationId=ctx.execution_id)
@@ -241,6 +240,17 @@ class Dispatcher:
                     return describe(exc)
                 self._backoff(attempt)
         return None
+
+    def _dead_letter_text(self, ctx: FireContext, error: str, attempts: int) -> str:
+        letter = self._dead_letter_body(ctx, error, attempts)
+        text = json.dumps(letter)
+        if len(text.encode("utf-8")) > DLQ_MAX_BYTES:
+            # A request near the SQS size limit cannot travel with its context; the context is
+            # worth more, and the request is in the manifest.
+            letter["request"] = None
+            letter["request_omitted"] = "too large for an SQS message; see the task in the manifest"
+            text = json.dumps(letter)
+        return text
 
     def _dead_letter_body(self, ctx: FireContext, error: str, attempts: int) -> dict[str, Any]:
         """Everything needed to understand and replay the run, with secret placeholders kept."""

@@ -406,3 +406,17 @@ def test_fifo_dlq_gets_a_group_and_the_execution_id_as_dedup_id(aws: Any, http_s
     assert (outcome.status, outcome.dlq) == ("failed", True)
     assert message["Attributes"]["MessageGroupId"] == "ping"
     assert message["Attributes"]["MessageDeduplicationId"] == ctx.execution_id
+
+
+@pytest.mark.aws
+def test_a_request_too_large_for_the_dlq_is_left_out_of_the_letter(aws: Any) -> None:
+    dlq = create_queue("dlq")
+    ctx = queue_task("big", "missing-queue", "x" * 300_000)
+
+    outcome = Dispatcher(Clients(), dlq_url=dlq).fire(ctx)
+
+    [letter] = [json.loads(body) for body in drain(dlq)]
+    assert (outcome.status, outcome.dlq) == ("failed", True)
+    assert letter["request"] is None
+    assert letter["request_omitted"] == "too large for an SQS message; see the task in the manifest"
+    assert (letter["task"], letter["execution_id"]) == ("big", ctx.execution_id)
