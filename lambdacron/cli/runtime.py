@@ -22,6 +22,7 @@ from lambdacron.cli.common import (
     OutputOption,
     ProjectOption,
     SetOption,
+    TaskArgument,
     app,
     load_project_env,
     message,
@@ -216,9 +217,13 @@ def _tick_fire(
 @app.command()
 def run(
     env: EnvOption,
-    task: Annotated[str, typer.Argument(help="The task to fire.")],
+    task: TaskArgument,
     at: AtOption = None,
     published: PublishedOption = False,
+    remote: Annotated[
+        bool,
+        typer.Option("--remote", help="Fire it in the env's deployed scheduler function instead."),
+    ] = False,
     set_: SetOption = None,
     output: OutputOption = Output.text,
     project: ProjectOption = None,
@@ -226,6 +231,15 @@ def run(
     """Fire one task now through the real dispatcher (exit 1 if it fails)."""
     minute = at_minute(at)
     found, environment = load_project_env(project, env, set_)
+    if remote:
+        from lambdacron.deploy import invoke_remote_run
+
+        summary = invoke_remote_run(environment, task)
+        if summary.get("error"):
+            raise UsageError(f"env {environment.name} (deployed): {summary['error']}")
+        _report(summary, output)
+        _check_fired(task, summary)
+        return
     scheduler = scheduler_for(found, environment, published, set_, MemoryState(), quiet_sink())
     compiled = scheduler.manifests.current()
     if compiled.manifest.task(task) is None:
@@ -238,6 +252,10 @@ def run(
         )
     summary = scheduler.run(task, minute)
     _report(summary, output)
+    _check_fired(task, summary)
+
+
+def _check_fired(task: str, summary: dict[str, Any]) -> None:
     outcome = summary["outcomes"][0]
     if outcome["status"] != "fired":
         raise LambdacronError(f"task {task}: {outcome['status']}: {outcome['error']}")

@@ -364,3 +364,43 @@ def test_run_remote_refuses_an_answer_that_is_not_a_summary(
     queue_lambda_answer(aws, answer)
     with pytest.raises(StoreError, match=re.escape(f"answered {answer!r}, not a run summary")):
         invoke_remote_run(env, "load-trades")
+
+
+def test_cli_run_remote_prints_the_deployed_outcome(aws, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from lambdacron.cli import app
+    from tests.helpers import write_project
+
+    deployed(tmp_path)
+    write_project(tmp_path, {"envs/dev.yml": f"region: us-east-1\nstore: file://{tmp_path}/s\n"})
+    fired = {
+        "task": "load-trades",
+        "scheduled": "2026-12-04T10:07:00Z",
+        "status": "fired",
+        "response_id": "m-1",
+        "attempts": 1,
+        "duration_ms": 12.0,
+        "error": None,
+    }
+    summary = {
+        "env": "dev",
+        "manifest_version": 1,
+        "minutes": ["2026-12-04T10:07:00Z"],
+        "outcomes": [fired],
+        "counts": {"due": 1, "fired": 1, "failed": 0},
+    }
+    queue_lambda_answer(aws, json.dumps(summary))
+    result = CliRunner().invoke(
+        app, ["run", "--env", "dev", "load-trades", "--remote", "--project", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "load-trades" in result.stdout and "fired" in result.stdout
+    queue_lambda_answer(
+        aws, json.dumps({**summary, "outcomes": [{**fired, "status": "failed", "error": "boom"}]})
+    )
+    failed = CliRunner().invoke(
+        app, ["run", "--env", "dev", "load-trades", "--remote", "--project", str(tmp_path)]
+    )
+    assert failed.exit_code == 1
+    assert "task load-trades: failed: boom" in failed.stderr
