@@ -98,14 +98,16 @@ class Dispatcher:
         self, contexts: Sequence[FireContext], claim: Claim | None
     ) -> list[tuple[Job, list[int]]]:
         """One job per task, except that tasks of a batching type that share a batch key go
-        together, ``BATCH_SIZE`` at a time."""
+        together, ``BATCH_SIZE`` at a time. Batches come first: they are quick, and many tasks
+        should not wait behind a slow one."""
         jobs: list[tuple[Job, list[int]]] = []
+        singles: list[tuple[Job, list[int]]] = []
         groups: dict[tuple[str, str], list[int]] = {}
         for index, ctx in enumerate(contexts):
             type_name = str(ctx.task.target.get("type"))
             module = BATCH_TARGETS.get(type_name)
             if module is None:
-                jobs.append((self._single_job(ctx, claim), [index]))
+                singles.append((self._single_job(ctx, claim), [index]))
             else:
                 groups.setdefault((type_name, module.batch_key(ctx.task.target)), []).append(index)
         for (type_name, _), indices in groups.items():
@@ -113,7 +115,7 @@ class Dispatcher:
             for start in range(0, len(indices), module.BATCH_SIZE):
                 chunk = indices[start : start + module.BATCH_SIZE]
                 jobs.append((self._chunk_job(module, [contexts[i] for i in chunk], claim), chunk))
-        return jobs
+        return jobs + singles
 
     def _single_job(self, ctx: FireContext, claim: Claim | None) -> Job:
         return lambda: [self.fire(ctx, claim)]
