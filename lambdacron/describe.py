@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-MACROS = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-}
+from lambdacron.runtime.cron import MACROS
 
 
 @lru_cache(maxsize=4096)

@@ -42,7 +42,7 @@ _MARGIN = 2 * _DAY
 # The longest each month can be: February 29 fires in leap years.
 _MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
-_MACROS = {
+MACROS = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
     "@midnight": "0 0 * * *",
@@ -141,9 +141,9 @@ def _compile_key(expression: str) -> _Key:
     # The timetable needs only this tuple: building it alone keeps a 100,000-task cold start short.
     text = expression.strip()
     if text.startswith("@"):
-        expansion = _MACROS.get(text.lower())
+        expansion = MACROS.get(text.lower())
         if expansion is None:
-            raise ValueError(f'unknown macro "{text}"; use one of {" ".join(_MACROS)}')
+            raise ValueError(f'unknown macro "{text}"; use one of {" ".join(MACROS)}')
         text = expansion
     fields = text.split()
     if len(fields) != len(_FIELDS):
