@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import islice, repeat, takewhile
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["CronExpr", "Schedule", "Timetable", "compile_expression", "fires_ever"]
+__all__ = ["MACROS", "CronExpr", "Schedule", "Timetable", "compile_expression", "fires_ever"]
 
 _DAY = 1440  # minutes
 _MINUTE = timedelta(minutes=1)
@@ -42,6 +42,7 @@ _MARGIN = 2 * _DAY
 # The longest each month can be: February 29 fires in leap years.
 _MONTH_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
+# The @-macros and the fields they stand for (also used by lambdacron.describe).
 MACROS = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
