@@ -33,6 +33,7 @@ class TaskFile:
     path: str
     text: str
     task: Task
+    name_line: int
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def build_env(project: Project, env: Environment) -> Build:
         task, task_problems = _task(candidate, env)
         problems.extend(task_problems)
         if task is not None:
-            files.append(TaskFile(candidate.path, candidate.text, task))
+            files.append(TaskFile(candidate.path, candidate.text, task, candidate.line(("name",))))
     problems.extend(_duplicates(files))
     if problems:
         raise InvalidInputError(problems, env=env.name)
@@ -180,10 +181,11 @@ def _duplicates(files: Sequence[TaskFile]) -> list[Diagnostic]:
         )
         problems.append(
             Diagnostic(
-                file.task.source or file.path,
-                None,
+                file.path,
+                file.name_line,
                 what,
                 f"first defined in {first.task.source}; rename one of them",
+                (f"rendered from {file.task.source}",),
             )
         )
     return problems

@@ -36,6 +36,7 @@ DEPLOY_KEYS: dict[str, type | tuple[type, ...]] = {
     "artifacts_bucket": str,
 }
 RESERVED_VARS = ("env",)
+HELPERS = ("required", "fail", "scheduled_time", "task_name", "execution_id", "secret")
 ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 REGION = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]*)?-[a-z]+-\d$")
 
@@ -151,6 +152,12 @@ def load_env(project: Project, name: str, sets: Sequence[str] = ()) -> Environme
         raise UsageError(
             f"--env {name}: environments starting with '_' are abstract bases, used only through "
             "`extends`; choose one of: " + (", ".join(project.env_names()) or "(none)")
+        )
+    if not ENV_NAME.match(name):
+        known = project.env_names()
+        raise UsageError(
+            f"--env {name}: not an environment name (letters, digits, '_' and '-', the name of a "
+            f"file envs/NAME.yml); environments: {', '.join(known) or '(none)'}"
         )
     path = _env_path(project, name)
     if path is None:
@@ -327,6 +334,12 @@ def _check_env_document(document: Document, rel: str) -> list[Diagnostic]:
                 bad(
                     ("vars", key),
                     f"vars key '{key}' is reserved (templates see the environment as `env`)",
+                    "rename the variable",
+                )
+            elif key in HELPERS:
+                bad(
+                    ("vars", key),
+                    f"vars key '{key}' is reserved for the template helper {key}()",
                     "rename the variable",
                 )
             elif not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", key):

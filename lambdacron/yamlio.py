@@ -28,6 +28,7 @@ _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 class _Loader(_BaseLoader):
@@ -87,6 +88,14 @@ def load_documents(text: str) -> list[Document]:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         raise _explain(exc, text) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character if isinstance(exc.character, str) else chr(exc.character)
+        raise YamlError(
+            line,
+            f"invalid YAML: control character U+{ord(char):04X} is not allowed here "
+            "(quote the value with | tojson)",
+        ) from None
     except yaml.YAMLError as exc:
         raise YamlError(None, f"invalid YAML: {exc}") from None
     documents = []
@@ -118,6 +127,12 @@ def load_one(text: str) -> Document:
     return documents[0]
 
 
+_CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "merge", "timestamp")
+)
+
+
 class _Builder:
     """Builds plain Python data from composed nodes, recording each value's line."""
 
@@ -125,40 +140,56 @@ class _Builder:
         self.lines: dict[Path, int] = {}
         self.count = 0
         self._scalars = _Loader("")
+        self._open: set[int] = set()  # nodes being built: an alias to one of them is a cycle
 
     def build(self, node: yaml.Node, path: Path) -> Any:
+        line = node.start_mark.line + 1
         self.count += 1
         if self.count > MAX_NODES:
             raise YamlError(
-                node.start_mark.line + 1,
+                line,
                 f"document expands to more than {MAX_NODES:,} values (YAML aliases nested too "
                 "deep?); write the values out or split the task",
             )
-        self.lines[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
+        if node.tag not in _CORE_TAGS:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise YamlError(
+                line, f"YAML tag '{tag}' is not supported (remove the tag, or quote the value)"
+            )
+        self.lines[path] = line
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if id(node) in self._open:
+            raise YamlError(
+                line,
+                "a YAML alias inside the value it names (it would contain itself); "
+                "write the value out",
+            )
+        self._open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        finally:
+            self._open.discard(id(node))
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         self._scalars.flatten_mapping(node)
         result: dict[str, Any] = {}
         first_seen: dict[str, int] = {}
         for key_node, value_node in node.value:
-            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
             line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _CORE_TAGS:
+                raise YamlError(line, "a key must be a plain string")
+            key = self._scalar(key_node)
             if not isinstance(key, str):
-                if isinstance(key, bool | int | float) or key is None:
-                    key = (
-                        "null"
-                        if key is None
-                        else str(key).lower()
-                        if isinstance(key, bool)
-                        else str(key)
-                    )
-                else:
-                    raise YamlError(line, "a key must be a plain string")
+                key = (
+                    "null"
+                    if key is None
+                    else str(key).lower()
+                    if isinstance(key, bool)
+                    else str(key)
+                )
             if key in first_seen:
                 raise YamlError(
                     line,
@@ -169,14 +200,17 @@ class _Builder:
             self.lines[(*path, key)] = line
         return result
 
-    def _scalar(self, node: yaml.Node) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            return None
-        if node.tag == _TIMESTAMP:
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        if node.tag in (_TIMESTAMP, _MERGE):
             return str(node.value)
-        value = self._scalars.construct_object(node, deep=True)
-        if isinstance(value, bytes):
-            raise YamlError(node.start_mark.line + 1, "binary (!!binary) values are not supported")
+        try:
+            value = self._scalars.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, LookupError) as exc:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise YamlError(
+                node.start_mark.line + 1,
+                f"invalid YAML value {node.value!r} for {tag}: {str(exc).splitlines()[0]}",
+            ) from None
         if not isinstance(value, str | int | float | bool | type(None)):
             return str(node.value)
         return value

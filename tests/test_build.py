@@ -128,9 +128,10 @@ def test_duplicate_names_across_files_and_case_folding(tmp_path: Path) -> None:
         },
     )
     assert errors(tmp_path) == [
-        "templates/other.yml.j2: duplicate task name 'job' (first defined in templates/job.yml.j2; rename one of them)",
-        "templates/upper.yml.j2: task name 'JOB' collides with 'job' (names must differ by more than case) "
-        "(first defined in templates/job.yml.j2; rename one of them)",
+        "build/dev/tasks/job.yml:2: duplicate task name 'job' (first defined in templates/job.yml.j2; "
+        "rename one of them)\n  rendered from templates/other.yml.j2",
+        "build/dev/tasks/JOB.yml:2: task name 'JOB' collides with 'job' (names must differ by more than "
+        "case) (first defined in templates/job.yml.j2; rename one of them)\n  rendered from templates/upper.yml.j2",
     ]
 
 
@@ -202,7 +203,10 @@ def test_manifest_json_has_sorted_keys(tmp_path: Path) -> None:
 
 
 def test_hash_expressions_are_stored_concrete_and_stable(tmp_path: Path) -> None:
-    simple_project(tmp_path, **{"templates/job.yml.j2": BATCH_TEMPLATE.format(name="job", expression="H H(0-5) * * *")})
+    simple_project(
+        tmp_path,
+        **{"templates/job.yml.j2": BATCH_TEMPLATE.format(name="job", expression="H H(0-5) * * *")},
+    )
     first = build(tmp_path).manifest.tasks[0]
     again = build(tmp_path).manifest.tasks[0]
     assert first.expression == again.expression
@@ -212,6 +216,9 @@ def test_hash_expressions_are_stored_concrete_and_stable(tmp_path: Path) -> None
 
 
 def test_expression_white_space_does_not_change_the_digest(tmp_path: Path) -> None:
-    simple_project(tmp_path / "a", **{"templates/job.yml.j2": BATCH_TEMPLATE.format(name="job", expression="0  17 5 * *")})
+    simple_project(
+        tmp_path / "a",
+        **{"templates/job.yml.j2": BATCH_TEMPLATE.format(name="job", expression="0  17 5 * *")},
+    )
     simple_project(tmp_path / "b")
     assert build(tmp_path / "a").manifest.digest == build(tmp_path / "b").manifest.digest

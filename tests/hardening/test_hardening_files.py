@@ -205,7 +205,7 @@ YAML = [
         "yaml: a !!binary value",
         task(BATCH.replace("jobQueue: q", "jobQueue: !!binary aGVsbG8=")),
         7,
-        "binary (!!binary) values are not supported",
+        "YAML tag '!!binary' is not supported (remove the tag, or quote the value)",
     ),
     rendered(
         "yaml: a list of tasks",

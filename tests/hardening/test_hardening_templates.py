@@ -265,12 +265,14 @@ OUTSIDE = [
     Case(
         "outside: a partial that is a symlink to a file outside",
         {T: 'name: a\n{% include "_leak.yml.j2" %}\n', "templates/_leak.yml.j2": outside("x.yml")},
-        not_found("_leak.yml.j2"),
+        "templates/_leak.yml.j2: symlink leading outside templates/ (templates are confined to "
+        "the templates folder: copy it in instead)\n  templates/t.yml.j2:2",
     ),
     Case(
         "outside: a partial in a symlinked folder leading outside",
         {T: 'name: a\n{% include "_ext/leak.yml.j2" %}\n', "templates/_ext": outside_folder()},
-        not_found("_ext/leak.yml.j2"),
+        "templates/_ext/leak.yml.j2: symlink leading outside templates/ (templates are confined "
+        "to the templates folder: copy it in instead)\n  templates/t.yml.j2:2",
     ),
 ]
 
