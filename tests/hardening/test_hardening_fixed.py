@@ -1,4 +1,4 @@
-"""Corpus cases that fail today: the message a user deserves, for the lead to fix and add."""
+"""Corpus cases found by the first hardening pass and fixed: each with the message a user deserves."""
 
 from __future__ import annotations
 
@@ -154,5 +154,5 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_failing(tmp_path: Path, case: Case) -> None:
+def test_refused_with_a_clear_message(tmp_path: Path, case: Case) -> None:
     check(tmp_path, case)

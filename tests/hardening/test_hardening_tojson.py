@@ -1,4 +1,4 @@
-"""A valid project that does not render today: tojson and characters beyond the BMP."""
+"""A valid project with characters beyond the Basic Multilingual Plane renders through tojson."""
 
 from __future__ import annotations
 
