@@ -24,7 +24,9 @@ from lambdacron.cli.common import (
     print_json,
     print_table,
 )
-from lambdacron.plan import render_text
+from lambdacron.cli.compile import github_annotation
+from lambdacron.errors import InvalidInputError, UsageError
+from lambdacron.plan import Plan, render_text
 from lambdacron.project import Environment
 from lambdacron.publish import (
     Draft,
@@ -37,6 +39,7 @@ from lambdacron.publish import (
     publisher,
 )
 from lambdacron.publish import history as read_history
+from lambdacron.runtime.manifest import Manifest
 from lambdacron.runtime.store import Store
 
 PLAN_CHANGES_EXIT = 10
@@ -55,16 +58,31 @@ def plan(
     exit_code: Annotated[
         bool, typer.Option("--exit-code", help=f"Exit {PLAN_CHANGES_EXIT} when there are changes.")
     ] = False,
-    output: OutputOption = Output.text,
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="text, json or github (workflow annotations).")
+    ] = "text",
     project: ProjectOption = None,
 ) -> None:
     """Show what publishing would change: tasks added (+), changed (~, field: old → new) and
     removed (-)."""
+    if output not in ("text", "json", "github"):
+        raise UsageError(f"--output {output!r}: choose text, json or github")
     found, environment = load_project_env(project, env)
-    manifest = compile_env(found, environment)
+    try:
+        manifest = compile_env(found, environment)
+    except InvalidInputError as exc:
+        if output == "github":
+            for diagnostic in exc.diagnostics:
+                typer.echo(github_annotation(diagnostic))
+        raise
     store, _ = open_env_store(environment)
     draft = prepare(store, environment.name, manifest)
-    _show_plan(draft, store, output)
+    if output == "github":
+        _show_plan(draft, store, Output.text)
+        for line in plan_annotations(draft.plan, manifest):
+            typer.echo(line)
+    else:
+        _show_plan(draft, store, Output(output))
     if exit_code and draft.plan.has_changes:
         raise typer.Exit(PLAN_CHANGES_EXIT)
 
@@ -149,6 +167,23 @@ def rollback(
         yes,
     )
     _commit(store, draft, environment, checked, message_)
+
+
+def plan_annotations(plan: Plan, manifest: Manifest) -> list[str]:
+    """GitHub workflow ``::notice`` lines: one per task that would change, then the summary."""
+    sources = {task.name: task.source for task in (*plan.removed, *manifest.tasks)}
+    entries = [
+        *((t.name, "+", "added") for t in plan.added),
+        *((c.name, "~", "changed: " + ", ".join(f.path for f in c.changes)) for c in plan.changed),
+        *((t.name, "-", "removed") for t in plan.removed),
+    ]
+    title = f"title=lambdacron plan (env {manifest.env})"
+    lines = []
+    for name, sign, what in entries:
+        where = f"file={sources[name]}," if sources.get(name) else ""
+        lines.append(f"::notice {where}{title}::{sign} {name} {what}")
+    lines.append(f"::notice {title}::{plan.summary}")
+    return lines
 
 
 def _show_plan(draft: Draft, store: Store, output: Output) -> None:

@@ -126,6 +126,32 @@ def test_plan_as_json(project: Project) -> None:
     assert (data["next_version"], data["live_version"], data["has_changes"]) == (1, None, True)
 
 
+def test_plan_as_github_annotations(project: Project) -> None:
+    result = project.run("plan", "--env", "dev", "--output", "github", "--exit-code")
+    assert result.exit_code == 10
+    assert result.stdout.splitlines()[-2:] == [
+        "::notice file=templates/job.yml.j2,title=lambdacron plan (env dev)::+ job added",
+        "::notice title=lambdacron plan (env dev)::Plan: 1 to add, 0 to change, 0 to remove.",
+    ]
+    assert project.run("publish", "--env", "dev", "--yes").exit_code == 0
+    project.set_queue("q-other")
+    changed = project.run("plan", "--env", "dev", "--output", "github")
+    assert changed.stdout.splitlines()[-2] == (
+        "::notice file=templates/job.yml.j2,title=lambdacron plan (env dev)::~ job changed: "
+        "task.jobQueue"
+    )
+
+
+def test_plan_github_annotations_for_an_invalid_project(project: Project) -> None:
+    (project.root / "templates/bad.yml.j2").write_text("{{ nope }}")
+    result = project.run("plan", "--env", "dev", "--output", "github")
+    assert result.exit_code == 1
+    assert result.stdout == (
+        "::error file=templates/bad.yml.j2,line=1::'nope' is undefined (define it under `vars:` "
+        "in the env file, or pass --set NAME=value)\n"
+    )
+
+
 def test_publish_needs_yes_without_a_terminal(project: Project) -> None:
     result = project.run("publish", "--env", "dev")
     assert result.exit_code == 2
