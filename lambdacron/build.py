@@ -23,6 +23,7 @@ from lambdacron.runtime.manifest import Manifest, Task, dumps
 from lambdacron.schema import NAME_PATTERN, validate_task
 from lambdacron.yamlio import Document, YamlError, load_documents
 
+SCHEMA_FILE = ".lambdacron/task.schema.json"
 TASK_DEFAULTS: dict[str, Any] = {"timezone": "UTC", "enabled": True, "retries": 2}
 
 
@@ -114,7 +115,7 @@ def _split(
             )
             continue
         lines = item.text.splitlines()
-        header = f"# Source: {item.source}"
+        header = f"# Source: {item.source}" + _schema_hint(project, env)
         for index, document in enumerate(documents):
             name = document.data.get("name") if isinstance(document.data, dict) else None
             if isinstance(name, str) and NAME_PATTERN.match(name):
@@ -122,8 +123,21 @@ def _split(
             else:
                 path = f"{tasks_dir}/{stem}{'' if len(documents) == 1 else f'.{index + 1}'}.yml"
             body = "\n".join(lines[document.first_line - 1 : document.last_line])
-            candidates.append(_Candidate(item.source, path, f"{header}\n{body}\n", document, 1))
+            candidates.append(
+                _Candidate(
+                    item.source, path, f"{header}\n{body}\n", document, header.count("\n") + 1
+                )
+            )
     return candidates
+
+
+def _schema_hint(project: Project, env: Environment) -> str:
+    """The editor's schema line for rendered files, once ``init`` has written the schema."""
+    schema = project.root / SCHEMA_FILE
+    if not schema.is_file():
+        return ""
+    relative = os.path.relpath(schema, project.build / env.name / "tasks")
+    return f"\n# yaml-language-server: $schema={Path(relative).as_posix()}"
 
 
 def _task(candidate: _Candidate, env: Environment) -> tuple[Task | None, list[Diagnostic]]:

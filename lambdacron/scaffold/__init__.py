@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -24,7 +25,18 @@ def scaffold(directory: Path, force: bool = False) -> list[Path]:
     for path, source in plan:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(source.read_bytes())
-    return [path for path, _ in plan]
+    return [*(path for path, _ in plan), write_schema(directory)]
+
+
+def write_schema(directory: Path) -> Path:
+    """``.lambdacron/task.schema.json``: rendered task files point editors at it."""
+    from lambdacron.build import SCHEMA_FILE
+    from lambdacron.schema import json_schema
+
+    path = directory / SCHEMA_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def _walk(node: Traversable, relative: Path) -> list[tuple[Path, Traversable]]:

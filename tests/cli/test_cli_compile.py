@@ -154,6 +154,21 @@ def test_init_scaffolds_a_project_that_validates(tmp_path: Path) -> None:
     assert (target / ".gitignore").read_text() == "build/\n.lambdacron/\n"
     check = run("validate", "--all-envs", "--project", str(target))
     assert check.exit_code == 0, check.output
+    assert json.loads((target / ".lambdacron/task.schema.json").read_text())["$schema"]
+    rendered = run("render", "--env", "dev", "--project", str(target))
+    assert rendered.exit_code == 0, rendered.output
+    assert (target / "build/dev/tasks/monthly-report.yml").read_text().splitlines()[:2] == [
+        "# Source: templates/monthly-report.yml.j2",
+        "# yaml-language-server: $schema=../../../.lambdacron/task.schema.json",
+    ]
+    (target / "templates/monthly-report.yml.j2").write_text('name: m\nexpression: "0 17 5 * * *"\n')
+    bad = run("validate", "--env", "dev", "--project", str(target))
+    assert bad.stderr.splitlines()[:2] == [
+        "build/dev/tasks/m.yml:3: task is missing required key 'task' (add task: what to do: a type "
+        "and the keys of that type)",
+        "  rendered from templates/monthly-report.yml.j2",
+    ]
+    assert bad.stderr.splitlines()[2].startswith("build/dev/tasks/m.yml:4: expression")
     again = run("init", str(target))
     assert again.exit_code == 2 and "already exist" in again.stderr
 
