@@ -29,7 +29,7 @@ FIGURE_ORDER = (
     "one tick: tasks due at a minute",
     "due-between, 60-minute catch-up",
     "cold start: import, read, verify, compile",
-    "cold start peak memory (ru_maxrss)",
+    "cold start peak memory",
     "manifest on the store (gzip JSON)",
     "manifest bytes per task",
     "manifest JSON parse: orjson.loads",

@@ -10,8 +10,10 @@ runtime's sources where Python must compile every module, as at a real cold star
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,24 @@ IMPORT_LIMIT_MS = 50.0
 # What the S3 store writes: gzip level 6, no timestamp (see lambdacron.runtime.store).
 GZIP_LEVEL = 6
 
+# Peak resident memory of this process. Not ru_maxrss: Linux carries it over exec from the
+# forked parent, so a child of a big benchmark process would report the parent's size.
+PEAK_MEMORY = """
+def peak_mib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+"""
+
 # A scheduler's cold start, as the handler does it: import, build the scheduler, then load the
-# live manifest (read, gunzip, parse, verify the digest, compile the timetable).
-HANDLER_CHILD = """
+# live manifest (read, gunzip, parse, verify the digest, compile the timetable). argv[3] "nogc"
+# turns the cyclic garbage collector off first, to show what it costs.
+HANDLER_CHILD = (
+    """
 import sys, time
+if sys.argv[3] == "nogc":
+    import gc; gc.disable()
 started = time.perf_counter()
 import lambdacron.runtime.handler as handler
 imported = time.perf_counter()
@@ -36,18 +52,22 @@ config = handler.Config(store=sys.argv[1], env=sys.argv[2])
 scheduler = handler.from_config(config, sink=lambda line: None)
 compiled = scheduler.manifests.current()
 loaded = time.perf_counter()
-import json, resource
+import json
+"""
+    + PEAK_MEMORY
+    + """
 print(json.dumps({
     "import_ms": (imported - started) * 1000,
     "load_ms": (loaded - imported) * 1000,
     "total_ms": (loaded - started) * 1000,
     "tasks": len(compiled.tasks),
-    "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "peak_mib": peak_mib(),
     "boto3": "boto3" in sys.modules,
 }))
 """
+)
 
-# The same load taken apart, each step timed once, cold; then orjson on the same bytes.
+# The same load taken apart, each step timed once, cold.
 PHASES_CHILD = """
 import sys, time
 clock = time.perf_counter
@@ -65,16 +85,40 @@ canonical = step("canonical_json_ms", lambda: canonical_json(ordered))
 step("sha256_ms", lambda: hashlib.sha256(canonical).hexdigest())
 tasks = step("task_objects_ms", lambda: [Task.from_dict(t) for t in data["tasks"]])
 step("timetable_ms", lambda: Timetable([(t.expression, t.timezone) for t in tasks if t.enabled]))
-try:
-    t = clock(); import orjson; out["orjson_import_ms"] = (clock() - t) * 1000
-except ImportError:
-    out["orjson"] = False
-else:
-    out["orjson"] = True
-    step("orjson_loads_ms", lambda: orjson.loads(raw))
-    dumped = step("orjson_dumps_ms", lambda: orjson.dumps(ordered, option=orjson.OPT_SORT_KEYS))
-    out["orjson_same_bytes"] = dumped == canonical
 print(json.dumps(out))
+"""
+
+# One JSON library in a fresh process: import it, parse the manifest, serialise the sorted task
+# list as the digest does (orjson sorts keys with OPT_SORT_KEYS), compare with canonical_json.
+PARSER_CHILD = """
+import sys, time, gzip
+raw = gzip.decompress(open(sys.argv[1], "rb").read())
+clock = time.perf_counter
+started = clock()
+if sys.argv[2] == "orjson":
+    import orjson
+    loads, dumps = orjson.loads, lambda v: orjson.dumps(v, option=orjson.OPT_SORT_KEYS)
+else:
+    import json
+    loads = json.loads
+    dumps = lambda v: json.dumps(
+        v, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+imported = clock()
+data = loads(raw)
+parsed = clock()
+ordered = sorted(data["tasks"], key=lambda t: str(t.get("name", "")))
+sorted_at = clock()
+dumped = dumps(ordered)
+dumped_at = clock()
+import json
+from lambdacron.runtime.manifest import canonical_json
+print(json.dumps({
+    "import_ms": (imported - started) * 1000,
+    "loads_ms": (parsed - imported) * 1000,
+    "dumps_ms": (dumped_at - sorted_at) * 1000,
+    "same_bytes": dumped == canonical_json(ordered),
+}))
 """
 
 # The 2017 way: json.loads, then one croniter object per task. croniter objects are timed on a
@@ -131,19 +175,28 @@ def store_manifest(manifest: Manifest, root: Path) -> tuple[str, Path, int]:
 def cold_start_rows(
     manifest: Manifest, repeat: int, sample: int, findings: dict[str, Any]
 ) -> list[Row]:
-    """Size, cold start, memory and JSON-parser figures of one manifest."""
+    """Size, cold start, memory and JSON-library figures of one manifest."""
     size = len(manifest.tasks)
     with tempfile.TemporaryDirectory(prefix="lambdacron-bench-") as folder:
         url, path, raw_size = store_manifest(manifest, Path(folder))
         stored_size = path.stat().st_size
-        child(HANDLER_CHILD, url, manifest.env)  # leaves the .pyc files behind
-        runs = [child(HANDLER_CHILD, url, manifest.env) for _ in range(repeat)]
+        child(HANDLER_CHILD, url, manifest.env, "gc")  # leaves the .pyc files behind
+        runs = [child(HANDLER_CHILD, url, manifest.env, "gc") for _ in range(repeat)]
+        no_gc = medians([child(HANDLER_CHILD, url, manifest.env, "nogc") for _ in range(repeat)])
         baseline = medians([child(BASELINE_CHILD, str(path), str(sample)) for _ in range(repeat)])
-        phases = [child(PHASES_CHILD, str(path)) for _ in range(repeat)]
-    cold = medians(runs)
+        parts = medians([child(PHASES_CHILD, str(path)) for _ in range(repeat)])
+        parsers = {
+            name: [child(PARSER_CHILD, str(path), name) for _ in range(repeat)]
+            for name in ("json", "orjson")
+            if _installed(name)
+        }
     if any(run["tasks"] != sum(t.enabled for t in manifest.tasks) for run in runs):
         raise RuntimeError("the scheduler compiled another number of tasks than the manifest has")
-    parts = medians(phases)
+    cold = medians(runs)
+    findings.setdefault("gc", {})[str(size)] = {
+        "cold_start_ms": cold["total_ms"],
+        "cold_start_gc_off_ms": no_gc["total_ms"],
+    }
     rows = [
         Row(
             figure="manifest on the store (gzip JSON)",
@@ -174,25 +227,33 @@ def cold_start_rows(
                 f"{int(baseline['sampled']):,} spread tasks, scaled linearly)."
             ),
             limit=COLD_START_LIMIT_MS,
-            note=_cold_note(cold, parts, any(run["boto3"] for run in runs)),
+            note=_cold_note(cold, no_gc, parts, any(run["boto3"] for run in runs)),
         ),
         Row(
-            figure="cold start peak memory (ru_maxrss)",
+            figure="cold start peak memory",
             size=size,
-            value=median([run["maxrss_mib"] for run in runs]),
+            value=cold["peak_mib"],
             unit="MiB",
             limit=MEMORY_LIMIT_MIB,
-            note="peak resident memory of the whole scheduler process after its cold start.",
+            note=(
+                "peak resident memory (VmHWM) of the whole scheduler process after its cold start."
+            ),
         ),
     ]
-    if all(run["orjson"] for run in phases):
-        rows.append(_orjson_row(size, parts, cold, findings))
+    if "orjson" in parsers:
+        rows.append(orjson_row(size, parsers["json"], parsers["orjson"], cold, findings))
     else:
         findings.setdefault("orjson", {})[str(size)] = "orjson is not installed"
     return rows
 
 
-def _cold_note(cold: dict[str, float], parts: dict[str, float], boto3: bool) -> str:
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def _cold_note(
+    cold: dict[str, float], no_gc: dict[str, float], parts: dict[str, float], boto3: bool
+) -> str:
     steps = ", ".join(
         f"{name.removesuffix('_ms').replace('_', ' ')} {parts[name]:.1f}"
         for name in (
@@ -208,41 +269,45 @@ def _cold_note(cold: dict[str, float], parts: dict[str, float], boto3: bool) -> 
     return (
         f"lambdacron: a fresh process imports lambdacron.runtime.handler "
         f"({cold['import_ms']:.1f} ms), builds the scheduler and loads the live manifest "
-        f"({cold['load_ms']:.1f} ms); boto3 {'was' if boto3 else 'was not'} imported. The load "
-        f"taken apart, ms: {steps}."
+        f"({cold['load_ms']:.1f} ms); boto3 {'was' if boto3 else 'was not'} imported. With the "
+        f"cyclic garbage collector off: {no_gc['total_ms']:.1f} ms. The load taken apart, ms: "
+        f"{steps}."
     )
 
 
-def _orjson_row(
-    size: int, parts: dict[str, float], cold: dict[str, float], findings: dict[str, Any]
+def orjson_row(
+    size: int,
+    json_runs: Sequence[dict[str, Any]],
+    orjson_runs: Sequence[dict[str, Any]],
+    cold: dict[str, float],
+    findings: dict[str, Any],
 ) -> Row:
-    """orjson against json for what the cold start parses and re-serialises (the digest)."""
-    saved = parts["json_loads_ms"] - parts["orjson_loads_ms"] - parts["orjson_import_ms"]
-    digest_saved = parts["canonical_json_ms"] - parts["orjson_dumps_ms"]
+    """orjson against json, each in fresh processes, for what the cold start parses and what
+    the digest re-serialises; the saving includes orjson's own import."""
+    stdlib, fast = medians(json_runs), medians(orjson_runs)
+    same = all(run["same_bytes"] for run in orjson_runs)
+    parse_saving = stdlib["import_ms"] + stdlib["loads_ms"] - fast["import_ms"] - fast["loads_ms"]
+    digest_saving = stdlib["dumps_ms"] - fast["dumps_ms"] if same else 0.0
     findings.setdefault("orjson", {})[str(size)] = {
-        "json_loads_ms": parts["json_loads_ms"],
-        "orjson_loads_ms": parts["orjson_loads_ms"],
-        "orjson_import_ms": parts["orjson_import_ms"],
-        "canonical_json_ms": parts["canonical_json_ms"],
-        "orjson_dumps_sorted_ms": parts["orjson_dumps_ms"],
-        "orjson_dumps_same_bytes": parts["orjson_same_bytes"] == 1,
-        "parse_saving_ms": saved,
-        "digest_saving_ms": digest_saved,
+        "json": stdlib,
+        "orjson": fast,
+        "orjson_dumps_same_bytes": same,
+        "parse_saving_ms": parse_saving,
+        "digest_saving_ms": digest_saving,
         "cold_start_ms": cold["total_ms"],
-        "saving_share": (saved + max(0.0, digest_saved)) / cold["total_ms"],
+        "saving_share": (parse_saving + digest_saving) / cold["total_ms"],
     }
     return Row(
         figure="manifest JSON parse: orjson.loads",
         size=size,
-        value=parts["orjson_loads_ms"],
+        value=fast["loads_ms"],
         unit="ms",
-        baseline=parts["json_loads_ms"],
+        baseline=stdlib["loads_ms"],
         baseline_name="baseline: json.loads of the same bytes (standard library).",
         note=(
-            f"orjson import {parts['orjson_import_ms']:.1f} ms; the digest's canonical JSON: "
-            f"json.dumps {parts['canonical_json_ms']:.1f} ms, orjson.dumps(OPT_SORT_KEYS) "
-            f"{parts['orjson_dumps_ms']:.1f} ms, same bytes: "
-            f"{'yes' if parts['orjson_same_bytes'] == 1 else 'no'}."
+            f"each in a fresh process; orjson import {fast['import_ms']:.1f} ms. The digest's "
+            f"sorted dump: json.dumps {stdlib['dumps_ms']:.1f} ms, orjson.dumps(OPT_SORT_KEYS) "
+            f"{fast['dumps_ms']:.1f} ms, same bytes: {'yes' if same else 'no'}."
         ),
     )
 
