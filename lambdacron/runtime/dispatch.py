@@ -24,7 +24,14 @@ from lambdacron.runtime.errors import LambdacronError
 from lambdacron.runtime.expand import expand
 from lambdacron.runtime.secrets import Secrets
 from lambdacron.runtime.targets import BATCH_TARGETS, target
-from lambdacron.runtime.targets.base import BatchTarget, Request, Target, is_fifo, is_transient
+from lambdacron.runtime.targets.base import (
+    BatchTarget,
+    Request,
+    Target,
+    TargetError,
+    is_fifo,
+    is_transient,
+)
 
 Claim = Callable[[FireContext], bool]
 Job = Callable[[], list[Outcome]]
@@ -213,12 +220,10 @@ class Dispatcher:
         started: float,
         during: str = "sending it",
     ) -> Outcome:
-        error = self.secrets.redact(f"{during}: {describe(exc)}")
+        error = f"{during}: {describe(exc, self.secrets.redact)}"
         dlq_error = self._dead_letter(ctx, error, attempts)
         if dlq_error is not None:
-            error = self.secrets.redact(
-                f"{error}; and the dead-letter queue refused it: {dlq_error}"
-            )
+            error = f"{error}; and the dead-letter queue refused it: {dlq_error}"
         dlq = self.dlq_url is not None and dlq_error is None
         return _outcome(ctx, "failed", started, attempts, error=error, dlq=dlq)
 
@@ -239,7 +244,7 @@ class Dispatcher:
                 return None
             except Exception as exc:
                 if attempt == DLQ_ATTEMPTS or not is_transient(exc):
-                    return describe(exc)
+                    return describe(exc, self.secrets.redact)
                 self._backoff(attempt)
         return None
 
@@ -281,17 +286,21 @@ class Dispatcher:
         try:
             return future.result()
         except Exception as exc:
-            error = self.secrets.redact(f"dispatching it: {describe(exc)}")
+            error = f"dispatching it: {describe(exc, self.secrets.redact)}"
             return [
                 _outcome(contexts[i], "failed", time.monotonic(), 0, error=error) for i in indices
             ]
 
 
-def describe(exc: BaseException) -> str:
-    """An error as a log line: our own errors speak for themselves, others carry their type."""
+def describe(exc: BaseException, redact: Callable[[str], str]) -> str:
+    """An error as a log line, with every secret value masked by ``redact``: our own errors
+    speak for themselves, others carry their type; what a target answered is masked before it
+    is shortened (``TargetError.describe``)."""
+    if isinstance(exc, TargetError):
+        return exc.describe(redact)
     if isinstance(exc, LambdacronError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+        return redact(str(exc))
+    return redact(f"{type(exc).__name__}: {exc}")
 
 
 def _outcome(

@@ -6,11 +6,20 @@ References: ``ssm:/path/name`` (SSM Parameter Store, decrypted), ``secretsmanage
 ``json_key`` one of its keys). Values are cached for the life of the process (a Lambda cold
 start) and remembered by the redactor, which replaces each of them with ``***`` wherever it
 occurs, even inside a longer word: a short secret value makes logs harder to read, never leaks.
+
+Python's ``logging`` is out of the redactor's reach: at DEBUG, botocore logs the body of the
+GetParameter answer that brings a value (before the redactor can know it) and of every request
+that carries one, and urllib3 logs URLs. So whenever a value is handed out, the loggers of the
+AWS SDK and of HTTP (``SDK_LOGGERS``) are held at INFO or above, whatever level Lambda's
+``AWS_LAMBDA_LOG_LEVEL`` or the root logger asks for.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import re
+import string
 import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
@@ -25,6 +34,13 @@ NOT_FOUND_CODES = frozenset(
     {"ParameterNotFound", "ParameterVersionNotFound", "ResourceNotFoundException"}
 )
 DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied", "UnauthorizedOperation"})
+# Their DEBUG lines quote request and response bodies, headers and URLs.
+SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+# Characters left as they are in a URL by requests (``requote_uri``), then by urllib3 (its grammar
+# of a path and a query); "%" too when every "%" starts an escape. Their errors quote the URL so.
+URL_SAFE = ("!#$&'()*+,/:;=?@[]~", "!$&'()*+,/:;=?@~")
+UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 class SecretError(LambdacronError):
@@ -44,10 +60,13 @@ class Secrets:
         self._clients = clients
         self._lock = threading.Lock()
         self._values: dict[str, str] = {}
-        # Every form a value may take in a log line: as is, JSON-escaped, URL-quoted.
+        # Every form a value may take in a log line (``forms``), longest first.
         self._forms: list[str] = []
 
     def resolve(self, reference: str) -> str:
+        # On every call, not once: the value is about to travel in a request, and a level may
+        # have been lowered since.
+        quiet_sdk_loggers()
         value = self._values.get(reference)
         if value is None:
             value = self._fetch(reference)
@@ -72,10 +91,9 @@ class Secrets:
         return value
 
     def _remember(self, reference: str, value: str) -> None:
-        forms = {value, json.dumps(value)[1:-1], quote(value, safe=""), quote_plus(value)}
         with self._lock:
             self._values[reference] = value
-            known = set(self._forms) | {form for form in forms if form}
+            known = set(self._forms) | {form for form in forms(value) if form}
             # Longest first, so that a secret containing another is masked whole.
             self._forms = sorted(known, key=len, reverse=True)
 
@@ -109,6 +127,33 @@ class Secrets:
         if text is None:
             text = bytes(response["SecretBinary"]).decode("utf-8")
         return _json_key(reference, text, key) if key else str(text)
+
+
+def forms(value: str) -> set[str]:
+    """The value as is, JSON-escaped, URL-quoted (as a query value, as a form field) and as
+    requests and urllib3 quote it inside a URL."""
+    found = {value, json.dumps(value)[1:-1], quote(value, safe=""), quote_plus(value)}
+    # urllib3 writes what looks like an escape in capitals, then keeps every "%" if all of them
+    # start escapes, else quotes them all; requests decodes escapes of unreserved characters.
+    capitals = ESCAPE.sub(lambda match: match[0].upper(), value)
+    decoded = ESCAPE.sub(_decode_unreserved, capitals)
+    for safe in URL_SAFE:
+        found.add(quote(capitals, safe=safe))
+        found.add(quote(decoded, safe=safe + "%"))
+    return found
+
+
+def _decode_unreserved(match: re.Match[str]) -> str:
+    char = chr(int(match[0][1:], 16))
+    return char if char in UNRESERVED else match[0]
+
+
+def quiet_sdk_loggers() -> None:
+    """Hold every logger of ``SDK_LOGGERS`` at INFO or above (a higher level is kept)."""
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() < logging.INFO:
+            logger.setLevel(logging.INFO)
 
 
 def _json_key(reference: str, text: str, key: str) -> str:

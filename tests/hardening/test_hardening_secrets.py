@@ -157,3 +157,48 @@ def test_no_secret_value_anywhere_but_in_the_request(
     (outcome,) = summary["outcomes"]
     assert outcome["status"] == "failed" and f"token {MASK} revoked" in outcome["error"]
     assert f"token {MASK} revoked" in json.loads(dead["Body"])["error"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Leaks found by trying: SDK debug logging, an answer cut through a secret, requests' URL quoting
+
+URL_TEMPLATE = TEMPLATE.replace(
+    'url: "{{ hook }}/hook"', "url: \"{{ hook }}/hook?token={{ secret('ssm:/app/token') }}\""
+)
+
+
+def hook_project(root: Path, hook: str, template: str = TEMPLATE) -> Path:
+    (root / "templates").mkdir()
+    (root / "envs").mkdir()
+    (root / "envs/dev.yml").write_text(f"vars:\n  hook: {hook}\n")
+    (root / "templates/hook.yml.j2").write_text(template)
+    boto3.client("ssm").put_parameter(Name="/app/token", Value=SECRET, Type="SecureString")
+    return root
+
+
+def test_debug_logging_of_the_aws_sdk_does_not_carry_the_secret(
+    tmp_path: Path, aws: Any, http_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = hook_project(tmp_path, http_server.url)
+    caplog.set_level(logging.DEBUG)
+    Seen().cli(root, "run", "--env", "dev", "hook", "--at", AT)
+    assert [r.name for r in caplog.records if leaks(r.getMessage())] == []
+    assert len(http_server.requests) == 1
+
+
+def test_no_part_of_the_secret_survives_the_truncated_error_body(
+    tmp_path: Path, aws: Any, http_server: Any
+) -> None:
+    root = hook_project(tmp_path, http_server.url)
+    http_server.status = 500
+    http_server.response_body = ("x" * 292 + SECRET).encode()  # cut at 300: 8 of its 16 chars
+    result = Seen().cli(root, "run", "--env", "dev", "hook", "--at", AT, exit_code=1)
+    assert SECRET[:8] not in result.output
+    assert "x" * 292 + MASK in result.output
+
+
+def test_a_secret_in_the_url_of_an_unreachable_target_is_masked(tmp_path: Path, aws: Any) -> None:
+    root = hook_project(tmp_path, "http://127.0.0.1:9", URL_TEMPLATE)
+    result = Seen().cli(root, "run", "--env", "dev", "hook", "--at", AT, exit_code=1)
+    assert "s3cr3t" not in result.output
+    assert "http://127.0.0.1:9/hook?token=*** failed: ConnectionError" in result.output

@@ -8,18 +8,18 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
-import requests
 
 from lambdacron.runtime.clients import Clients
 from lambdacron.runtime.context import FireContext
 from lambdacron.runtime.dispatch import BACKOFF_BASE, Dispatcher
 from lambdacron.runtime.manifest import Task
 from lambdacron.runtime.placeholders import placeholder
+from lambdacron.runtime.secrets import MASK
+from tests.runtime.faults import SQS_UNAVAILABLE, THROTTLING, Answer, FaultProxy, fault_proxy
 
 MINUTE = int(datetime(2026, 12, 5, 17, 0, tzinfo=UTC).timestamp()) // 60
 RUN_DATE = placeholder("scheduled_time", "%Y-%m-%d")
@@ -299,53 +299,12 @@ def test_a_refused_entry_fails_alone_in_its_batch(aws: Any) -> None:
     assert [json.loads(body)["task"] for body in drain(dlq)] == ["report-2"]
 
 
-@dataclass
-class FaultProxy:
-    """Forwards to the moto server, but answers the next ``faults`` requests with a 503."""
-
-    url: str
-    faults: int = 0
-    operations: list[str] = field(default_factory=list)
-
-
 @pytest.fixture
 def faulty_sqs(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultProxy]:
     """SQS reached through a proxy that can fail on purpose (throttling and 5xx, issue 7)."""
-    state = FaultProxy(url="")
-    upstream = aws.url
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            state.operations.append(str(self.headers.get("X-Amz-Target", "")).split(".")[-1])
-            if state.faults > 0:
-                state.faults -= 1
-                self._answer(503, b'{"__type": "ServiceUnavailable", "message": "try again"}')
-                return
-            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-            reply = requests.post(upstream + self.path, data=body, headers=headers, timeout=10)
-            self._answer(reply.status_code, reply.content)
-
-        def _answer(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/x-amz-json-1.0")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", state.url)
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with fault_proxy(aws.url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", proxy.url)
+        yield proxy
 
 
 def test_sqs_5xx_on_a_batch_is_retried(faulty_sqs: FaultProxy) -> None:
@@ -354,7 +313,7 @@ def test_sqs_5xx_on_a_batch_is_retried(faulty_sqs: FaultProxy) -> None:
     sleeps = Sleeps()
     dispatcher = Dispatcher(Clients(), sleep=sleeps)
     faulty_sqs.operations.clear()
-    faulty_sqs.faults = 1
+    faulty_sqs.fail(1, SQS_UNAVAILABLE)
 
     outcomes = dispatcher.fire_all(contexts)
 
@@ -373,7 +332,8 @@ def test_sqs_that_keeps_failing_sends_to_the_dlq_after_the_retries(
     dispatcher = Dispatcher(Clients(), dlq_url=dlq, sleep=Sleeps())
     assert dispatcher.fire(queue_task("warm-up", "reports")).status == "fired"
     faulty_sqs.operations.clear()
-    faulty_sqs.faults = 3  # every attempt of the batch (1 + 2 retries), then the DLQ works
+    # every attempt of the batch (1 + 2 retries), then the DLQ works
+    faulty_sqs.fail(3, SQS_UNAVAILABLE)
 
     outcomes = dispatcher.fire_all(contexts)
 
@@ -381,6 +341,72 @@ def test_sqs_that_keeps_failing_sends_to_the_dlq_after_the_retries(
     assert faulty_sqs.operations == ["SendMessageBatch"] * 3 + ["SendMessage"] * 3
     assert sorted(json.loads(b)["task"] for b in drain(dlq)) == ["report-0", "report-1", "report-2"]
     assert "ServiceUnavailable" in str(outcomes[0].error)
+
+
+def test_a_throttled_entry_of_a_batch_is_retried(faulty_sqs: FaultProxy) -> None:
+    reports = create_queue("reports")
+    contexts = [queue_task(f"report-{n}", "reports", f"m{n}") for n in range(3)]
+    # SQS accepts the call but refuses each entry, blaming the sender; the code says "slow down"
+    failed = [
+        {"Id": str(n), "SenderFault": True, "Code": "RequestThrottled", "Message": "Rate exceeded"}
+        for n in range(3)
+    ]
+    answer = Answer(200, json.dumps({"Successful": [], "Failed": failed}).encode())
+    faulty_sqs.fail(1, answer, only={"SendMessageBatch"})
+
+    outcomes = Dispatcher(Clients(), sleep=Sleeps()).fire_all(contexts)
+
+    assert [(o.status, o.attempts) for o in outcomes] == [("fired", 2)] * 3
+    assert sorted(drain(reports)) == ["m0", "m1", "m2"]
+
+
+@pytest.mark.parametrize("answer", THROTTLING)
+def test_sqs_throttling_is_retried(faulty_sqs: FaultProxy, answer: Answer) -> None:
+    reports = create_queue("reports")
+    contexts = [queue_task(f"report-{n}", "reports", f"m{n}") for n in range(3)]
+    sleeps = Sleeps()
+    dispatcher = Dispatcher(Clients(), sleep=sleeps)
+    faulty_sqs.fail(2, answer, only={"SendMessageBatch"})
+
+    outcomes = dispatcher.fire_all(contexts)
+
+    assert [(o.status, o.attempts) for o in outcomes] == [("fired", 3)] * 3
+    assert len(sleeps.delays) == 2
+    assert sorted(drain(reports)) == ["m0", "m1", "m2"]
+
+
+TOKEN = "s3cr3t/T0k+n 9Xq"  # 16 characters, some of which URL and JSON encodings change
+AUTHORIZATION = {"Authorization": placeholder("secret", "ssm:/token")}
+
+
+@pytest.mark.aws
+def test_an_answer_quoting_a_secret_is_masked_before_it_is_cut(aws: Any, http_server: Any) -> None:
+    boto3.client("ssm").put_parameter(Name="/token", Value=TOKEN, Type="SecureString")
+    http_server.status = 500
+    # the token straddles the 300th character: a cut made first would leave "s3cr3t/T"
+    http_server.response_body = ("x" * 292 + TOKEN + "y" * 100).encode()
+    ctx = http_task("ping", http_server.url, retries=0, headers=AUTHORIZATION)
+
+    outcome = Dispatcher(Clients()).fire(ctx)
+
+    assert outcome.error == (
+        f"sending it: POST {http_server.url} answered HTTP 500 Internal Server Error "
+        f"(expected 2xx): {'x' * 292}{MASK}{'y' * 5}"
+    )
+
+
+@pytest.mark.aws
+def test_an_unreachable_target_is_named_by_its_url_as_written(aws: Any) -> None:
+    boto3.client("ssm").put_parameter(Name="/token", Value=TOKEN, Type="SecureString")
+    url = f"http://127.0.0.1:9/hook?token={placeholder('secret', 'ssm:/token')}"
+
+    outcome = Dispatcher(Clients()).fire(http_task("ping", url, retries=0))
+
+    # requests would say ".../hook?token=s3cr3t/T0k+n%209Xq (Caused by NewConnectionError(...))"
+    assert outcome.error == (
+        "sending it: POST http://127.0.0.1:9/hook?token=*** failed: "
+        "ConnectionError: [Errno 111] Connection refused"
+    )
 
 
 def test_outcomes_follow_the_order_of_the_contexts(http_server: Any) -> None:

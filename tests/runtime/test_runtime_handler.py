@@ -25,6 +25,7 @@ from lambdacron.runtime.placeholders import placeholder
 from lambdacron.runtime.state import TABLE_KEY, TABLE_KEY_TYPE, State
 from lambdacron.runtime.store import FileStore, S3Store
 from tests.conftest import REPO
+from tests.runtime.faults import Tally, event, http_task, publish, runs_at, tally
 
 DEAD_URL = "http://127.0.0.1:9"  # nothing listens: connection refused, a transient failure
 SECRET = "s3cr3t-Value-42"
@@ -59,43 +60,6 @@ def table(aws: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     )
     monkeypatch.setenv("LAMBDACRON_STATE_TABLE", "state")
     return "state"
-
-
-def http_task(name: str, expression: str, url: str, retries: int = 2, **target: Any) -> Task:
-    """A task that POSTs its name and scheduled minute to ``url``/``name``."""
-    body = {
-        "task": placeholder("task_name"),
-        "at": placeholder("scheduled_time", "%Y-%m-%dT%H:%M"),
-    }
-    spec = {"type": "http", "method": "POST", "url": f"{url}/{name}", "json": body, **target}
-    return Task(name=name, expression=expression, timezone="UTC", target=spec, retries=retries)
-
-
-def publish(store: FileStore, *tasks: Task, version: int = 1) -> Manifest:
-    manifest = Manifest(env="prod", tasks=tasks, version=version).with_digest()
-    data = dumps(manifest)
-    store.write_version("prod", version, data)
-    live = store.read_live("prod")
-    store.replace_live("prod", data, None if live is None else live.etag)
-    return manifest
-
-
-def event(iso: str) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
-        "detail-type": "Scheduled Event",
-        "source": "aws.events",
-        "time": iso,
-        "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/lambdacron-prod"],
-        "detail": {},
-    }
-
-
-def fired(server: Any) -> list[tuple[str, str]]:
-    """(task, scheduled minute) of every request the server received, in arrival order."""
-    return [(r.json()["task"], r.json()["at"]) for r in server.requests]
 
 
 def log_lines(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
@@ -190,7 +154,7 @@ def test_late_event_fires_what_was_due_at_its_own_time(store: FileStore, http_se
     # Delivered 42 s late (and handled whenever the test runs): the event's minute counts.
     summary = handler.handler(event("2026-12-05T17:00:42Z"), None)
 
-    assert fired(http_server) == [("at-1700", "2026-12-05T17:00")]
+    assert runs_at(http_server) == [("at-1700", "2026-12-05T17:00")]
     assert summary["manifest_version"] == 1
     assert summary["tick"] == "2026-12-05T17:00:00Z"
     assert summary["minutes"] == ["2026-12-05T17:00:00Z"]
@@ -243,7 +207,7 @@ def test_duplicated_event_fires_nothing_twice_in_a_warm_container(
     publish(store, http_task("report", "0 17 * * *", http_server.url))
     first = handler.handler(event("2026-12-05T17:00:00Z"), None)
     again = handler.handler(event("2026-12-05T17:00:00Z"), None)
-    assert fired(http_server) == [("report", "2026-12-05T17:00")]
+    assert runs_at(http_server) == [("report", "2026-12-05T17:00")]
     assert first["counts"]["fired"] == 1
     assert again["counts"] == {**first["counts"], "fired": 0, "duplicates": 1}
 
@@ -255,21 +219,43 @@ def test_duplicated_event_fires_nothing_twice_across_containers(
     handler.handler(event("2026-12-05T17:00:00Z"), None)
     handler.reset()  # the duplicate lands on another container
     again = handler.handler(event("2026-12-05T17:00:00Z"), None)
-    assert fired(http_server) == [("report", "2026-12-05T17:00")]
+    assert runs_at(http_server) == [("report", "2026-12-05T17:00")]
     assert again["minutes"] == []  # the marker says 17:00 is done
     assert again["counts"]["fired"] == 0
 
 
+class Together:
+    """A state whose invocations wait for each other once they have read the last processed
+    minute: containers that all evaluate the same minute at the same time."""
+
+    def __init__(self, state: State, barrier: threading.Barrier) -> None:
+        self.state = state
+        self.barrier = barrier
+
+    def claim(self, task_name: str, minute: int, execution_id: str) -> bool:
+        return self.state.claim(task_name, minute, execution_id)
+
+    def last_processed(self) -> int | None:
+        minute = self.state.last_processed()
+        self.barrier.wait()
+        return minute
+
+    def set_processed(self, minute: int) -> None:
+        self.state.set_processed(minute)
+
+
+@pytest.mark.hardening
 def test_concurrent_duplicates_across_containers_fire_once(
     store: FileStore, table: str, http_server: Any
 ) -> None:
     publish(store, *(http_task(f"t{i}", "0 17 * * *", http_server.url) for i in range(6)))
     containers = [handler.from_config(Config.from_environ(os.environ)) for _ in range(3)]
     barrier = threading.Barrier(3)
+    for container in containers:
+        container.state = Together(container.state, barrier)
     results: list[dict[str, Any]] = []
 
     def invoke(scheduler: handler.Scheduler) -> None:
-        barrier.wait()
         results.append(scheduler.handle(event("2026-12-05T17:00:00Z")))
 
     threads = [threading.Thread(target=invoke, args=(c,)) for c in containers]
@@ -277,8 +263,14 @@ def test_concurrent_duplicates_across_containers_fire_once(
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(fired(http_server)) == [(f"t{i}", "2026-12-05T17:00") for i in range(6)]
-    assert sum(r["counts"]["fired"] for r in results) == 6
+
+    # 3 containers x 6 runs: each run's claim is granted once, and DynamoDB's conditional check
+    # refuses the other two, which count as duplicates, not failures.
+    expected = [(f"t{i}", "2026-12-05T17:00") for i in range(6)]
+    assert tally(results, expected, runs_at(http_server)) == Tally(
+        due=18, fired=6, failed=0, duplicates=12, lost=0
+    )
+    assert sorted(runs_at(http_server)) == expected
 
 
 def test_missed_minutes_are_caught_up_with_a_state_table(
@@ -288,7 +280,7 @@ def test_missed_minutes_are_caught_up_with_a_state_table(
     handler.handler(event("2026-12-05T17:00:00Z"), None)
     # 17:01 and 17:02 never came (an EventBridge hiccup); 17:03 evaluates them too.
     summary = handler.handler(event("2026-12-05T17:03:00Z"), None)
-    assert sorted(fired(http_server)) == [
+    assert sorted(runs_at(http_server)) == [
         ("every", "2026-12-05T17:00"),
         ("every", "2026-12-05T17:01"),
         ("every", "2026-12-05T17:02"),
@@ -312,7 +304,7 @@ def test_without_a_state_table_only_the_tick_is_evaluated(
     handler.handler(event("2026-12-05T17:00:00Z"), None)
     summary = handler.handler(event("2026-12-05T17:03:00Z"), None)
     assert summary["minutes"] == ["2026-12-05T17:03:00Z"]
-    assert fired(http_server) == [("every", "2026-12-05T17:00"), ("every", "2026-12-05T17:03")]
+    assert runs_at(http_server) == [("every", "2026-12-05T17:00"), ("every", "2026-12-05T17:03")]
 
 
 def test_catch_up_is_bounded_and_the_drop_is_logged(
@@ -332,7 +324,7 @@ def test_catch_up_is_bounded_and_the_drop_is_logged(
         "2026-12-05T17:10:00Z",
     ]
     assert summary["dropped_minutes"] == 7
-    assert sorted(at for _, at in fired(http_server)) == [
+    assert sorted(at for _, at in runs_at(http_server)) == [
         "2026-12-05T17:00",
         "2026-12-05T17:08",
         "2026-12-05T17:09",
@@ -361,7 +353,7 @@ def test_failing_target_is_retried_then_dead_lettered_while_others_fire(
     )
     summary = handler.handler(event("2026-12-05T17:00:00Z"), None)
 
-    assert sorted(fired(http_server)) == [
+    assert sorted(runs_at(http_server)) == [
         ("first", "2026-12-05T17:00"),
         ("last", "2026-12-05T17:00"),
     ]
@@ -482,7 +474,7 @@ def test_warm_container_keeps_the_last_good_manifest(
     summary = handler.handler(event("2026-12-05T17:01:00Z"), None)
 
     assert summary["manifest_version"] == 1
-    assert fired(http_server) == [("report", "2026-12-05T17:00"), ("report", "2026-12-05T17:01")]
+    assert runs_at(http_server) == [("report", "2026-12-05T17:00"), ("report", "2026-12-05T17:01")]
     (rejected,) = events_named(log_lines(capsys), "manifest_rejected")
     assert rejected["level"] == "error"
     assert rejected["kept_version"] == 1
@@ -507,7 +499,7 @@ def test_s3_store_cold_start_failure_then_retry_then_new_version(
     v2 = dumps(Manifest("prod", (http_task("new", "* * * * *", http_server.url),), 2).with_digest())
     s3.replace_live("prod", v2, tag)
     assert handler.handler(event("2026-12-05T17:02:00Z"), None)["manifest_version"] == 2
-    assert fired(http_server) == [
+    assert runs_at(http_server) == [
         ("old", "2026-12-05T17:00"),
         ("old", "2026-12-05T17:01"),
         ("new", "2026-12-05T17:02"),
@@ -536,7 +528,7 @@ def test_a_newer_version_is_picked_up_without_a_cold_start(
 
     assert handler._scheduler is scheduler  # same container, no cold start
     assert summary["manifest_version"] == 2
-    assert fired(http_server) == [("old", "2026-12-05T17:00"), ("new", "2026-12-05T17:01")]
+    assert runs_at(http_server) == [("old", "2026-12-05T17:00"), ("new", "2026-12-05T17:01")]
     loaded = events_named(log_lines(capsys), "manifest_loaded")
     assert [(line["manifest_version"], line["previous_version"]) for line in loaded] == [
         (1, None),
@@ -553,7 +545,7 @@ def test_run_event_fires_the_task_now(store: FileStore, http_server: Any) -> Non
     summary = handler.handler({"lambdacron": {"run": "monthly"}}, None)
     (outcome,) = summary["outcomes"]
     assert outcome["status"] == "fired"
-    ((task, at),) = fired(http_server)
+    ((task, at),) = runs_at(http_server)
     assert task == "monthly" and at == outcome["scheduled"][:16]
     # a second run by hand is meant to fire again: runs are not claimed
     handler.handler({"lambdacron": {"run": "monthly"}}, None)
@@ -566,7 +558,7 @@ def test_run_event_at_a_given_time(store: FileStore, http_server: Any) -> None:
         {"lambdacron": {"run": "monthly", "at": "2026-12-05T12:00-05:00"}}, None
     )
     assert summary["minutes"] == ["2026-12-05T17:00:00Z"]
-    assert fired(http_server) == [("monthly", "2026-12-05T17:00")]
+    assert runs_at(http_server) == [("monthly", "2026-12-05T17:00")]
 
 
 def test_run_event_for_an_unknown_task_is_an_error_summary(
@@ -629,6 +621,7 @@ class DiesAfter:
         self.state.set_processed(minute)
 
 
+@pytest.mark.hardening
 def test_an_invocation_that_dies_half_way_and_is_retried_fires_nothing_twice(
     store: FileStore, table: str, http_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -645,11 +638,12 @@ def test_an_invocation_that_dies_half_way_and_is_retried_fires_nothing_twice(
     # The platform retries the event, on a fresh container.
     retry = handler.handler(event("2026-12-05T17:00:00Z"), None)
 
-    assert sorted(fired(http_server)) == [(name, "2026-12-05T17:00") for name in names]
-    due, fired_now, duplicates = (retry["counts"][k] for k in ("due", "fired", "duplicates"))
-    assert (due, fired_now, duplicates) == (8, 5, 3)
-    lost = len(names) - len({task for task, _ in fired(http_server)})
-    assert lost == 0
+    expected = [(name, "2026-12-05T17:00") for name in names]
+    assert sorted(runs_at(http_server)) == expected
+    # the 3 fired before the timeout are the retry's duplicates; no run is lost or fired twice
+    assert tally([retry], expected, runs_at(http_server)) == Tally(
+        due=8, fired=5, failed=0, duplicates=3, lost=0
+    )
 
 
 def test_a_state_table_that_cannot_be_read_fails_the_invocation(
@@ -769,7 +763,7 @@ def test_fan_out_hands_batches_to_workers_that_fire_each_task_once(
         (0, 2),
         (0, 1),
     ]
-    assert sorted(fired(http_server)) == [(name, "2026-12-05T17:00") for name in fanout]
+    assert sorted(runs_at(http_server)) == [(name, "2026-12-05T17:00") for name in fanout]
 
 
 def test_a_batch_that_cannot_be_handed_over_fires_here(
@@ -786,7 +780,7 @@ def test_a_batch_that_cannot_be_handed_over_fires_here(
 
     assert summary["batches"] == 0 and summary["counts"]["delegated"] == 0
     assert summary["counts"]["fired"] == 5
-    assert sorted(fired(http_server)) == [(name, "2026-12-05T17:00") for name in fanout]
+    assert sorted(runs_at(http_server)) == [(name, "2026-12-05T17:00") for name in fanout]
     failures = events_named(log_lines(capsys), "fanout_invoke_failed")
     assert [(f["level"], f["tasks"]) for f in failures] == [("error", 2), ("error", 1)]
     assert failures[0]["error"] == "RuntimeError: TooManyRequestsException: Rate exceeded"
@@ -809,7 +803,7 @@ def test_a_worker_fires_the_version_it_was_handed(store: FileStore, http_server:
     summary = handler.handler({"lambdacron": {"batch": batch}}, None)
 
     assert summary["manifest_version"] == 1
-    assert fired(http_server) == [("old", "2026-12-05T17:00")]
+    assert runs_at(http_server) == [("old", "2026-12-05T17:00")]
     outcomes = {o["task"]: o for o in summary["outcomes"]}
     assert outcomes["gone"]["status"] == "failed"
     assert outcomes["gone"]["error"] == "task 'gone' is not in manifest version 1 of env prod"

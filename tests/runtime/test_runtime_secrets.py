@@ -4,15 +4,19 @@ process, and redacted from anything lambdacron writes."""
 from __future__ import annotations
 
 import json
+import logging
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lambdacron.runtime.clients import Clients
-from lambdacron.runtime.secrets import MASK, SecretError, Secrets
+from lambdacron.runtime.secrets import MASK, SDK_LOGGERS, SecretError, Secrets
 
 pytestmark = pytest.mark.aws
 
@@ -126,3 +130,58 @@ def test_redacted_text_never_contains_the_value(value: str, around: str) -> None
     # may of course reappear inside a mask itself).
     assert not any(value in fragment for fragment in redacted.split(MASK))
     assert MASK in redacted
+
+
+# Any character but "#", which would end the query (requests drops a fragment); often "%" and
+# hex digits, to make escapes, valid or not.
+URL_TEXT = st.text(
+    st.one_of(
+        st.sampled_from("%%0aF7e[ ]/+é"),
+        st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="#"),
+    ),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=URL_TEXT)
+def test_a_value_in_a_url_is_masked_in_requests_error_messages(value: str) -> None:
+    secrets = Secrets(Clients())
+    secrets._remember("ssm:/x", value)
+    with pytest.raises(requests.ConnectionError) as caught:
+        requests.get(f"http://127.0.0.1:9/hook?token={value}&end=1", timeout=5)
+    # the value as requests and urllib3 encoded it, e.g. s3cr3t/T0k+n%209Xq for s3cr3t/T0k+n 9Xq
+    quoted = re.search(r"with url: /hook\?token=(.*)&end=1 \(Caused by", str(caught.value))
+    assert quoted is not None, str(caught.value)
+
+    # masked whole (a short value may be masked more than once: "1" becomes "***")
+    assert secrets.redact(quoted[1]).replace(MASK, "") == ""
+
+
+@pytest.fixture
+def sdk_loggers() -> Iterator[None]:
+    levels = {name: logging.getLogger(name).level for name in SDK_LOGGERS}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.usefixtures("sdk_loggers")
+def test_resolving_a_secret_keeps_the_sdk_quiet_at_debug(
+    aws: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    boto3.client("ssm").put_parameter(Name="/finp/token", Value="t0ken-9Xq", Type="SecureString")
+    caplog.set_level(logging.DEBUG)  # what AWS_LAMBDA_LOG_LEVEL=DEBUG does to the root logger
+    logging.getLogger("botocore").setLevel(logging.DEBUG)  # even if asked for by name
+    logging.getLogger("urllib3").setLevel(logging.WARNING)  # a higher level is left alone
+
+    assert Secrets(Clients()).resolve("ssm:/finp/token") == "t0ken-9Xq"
+
+    assert [r.name for r in caplog.records if "t0ken-9Xq" in r.getMessage()] == []
+    assert {name: logging.getLogger(name).level for name in SDK_LOGGERS} == {
+        "botocore": logging.INFO,
+        "boto3": logging.INFO,
+        "urllib3": logging.WARNING,
+        "s3transfer": logging.INFO,
+    }

@@ -211,7 +211,7 @@ def test_lambda_function_error_is_a_permanent_failure() -> None:
     with pytest.raises(TargetError) as caught:
         lambda_.check({"FunctionName": "report"}, response)
 
-    assert str(caught.value) == (
+    assert caught.value.describe(str) == (
         'Lambda function report failed (Unhandled): {"errorMessage": "boom"}'
     )
     assert caught.value.transient is False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lambdacron.runtime.errors import LambdacronError
@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 Request = dict[str, Any]
 
-# Error codes that AWS documents as "slow down" or "try again", whatever the HTTP status.
+# Error codes that AWS documents as "slow down" or "try again", whatever the HTTP status. A code
+# may come with its service's prefix (SQS: "AWS.SimpleQueueService.RequestThrottled", KMS
+# through SQS: "KMS.ThrottlingException"): ``is_transient_code`` looks past it.
 TRANSIENT_CODES = frozenset(
     {
         "Throttling",
@@ -48,21 +50,36 @@ TRANSIENT_CODES = frozenset(
         "InternalServerException",
         "ServiceException",
         "KMSThrottlingException",
-        "KMS.ThrottlingException",
+        "KmsThrottled",
     }
 )
 # HTTP statuses a target may answer when it is overloaded or briefly unavailable.
 TRANSIENT_HTTP_STATUSES = frozenset({408, 425, 429})
+# Characters of a target's own answer (a response body, a function's error) kept in a message.
+QUOTE_PREVIEW = 300
 
 
 class TargetError(LambdacronError):
-    """A target refused or failed a request. ``transient`` says whether a retry may succeed."""
+    """A target refused or failed a request. ``transient`` says whether a retry may succeed.
+
+    ``quoted`` is the target's own answer, kept whole: it may echo a secret the request carried,
+    and only once that is masked may it be shortened (``describe``); a cut made first could
+    leave half of a secret that the redactor no longer recognises.
+    """
 
     exit_code = 3
 
-    def __init__(self, message: str, *, transient: bool) -> None:
+    def __init__(self, message: str, *, transient: bool, quoted: str = "") -> None:
         super().__init__(message)
         self.transient = transient
+        self.quoted = quoted
+
+    def describe(self, redact: Callable[[str], str]) -> str:
+        """The message and the first ``QUOTE_PREVIEW`` characters of the answer, redacted."""
+        message = redact(str(self))
+        if not self.quoted:
+            return message
+        return f"{message}: {redact(self.quoted)[:QUOTE_PREVIEW]}"
 
 
 class Target(Protocol):
@@ -93,6 +110,10 @@ def is_transient_status(status: int) -> bool:
     return status in TRANSIENT_HTTP_STATUSES or status >= 500
 
 
+def is_transient_code(code: object) -> bool:
+    return isinstance(code, str) and code.rpartition(".")[2] in TRANSIENT_CODES
+
+
 def is_transient(exc: BaseException) -> bool:
     """True when a retry of the same request may succeed: throttling, 5xx, timeouts, lost
     connections. Everything else (validation, missing resources, bugs) is permanent."""
@@ -111,7 +132,7 @@ def _is_transient_botocore(exc: BaseException) -> bool:
     if isinstance(exc, exceptions.ClientError):
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
-        return error.get("Code") in TRANSIENT_CODES or is_transient_status(int(status))
+        return is_transient_code(error.get("Code")) or is_transient_status(int(status))
     return isinstance(
         exc,
         exceptions.HTTPClientError | exceptions.ConnectionError | exceptions.IncompleteReadError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lambdacron.runtime.targets.base import TRANSIENT_CODES, Request, TargetError, as_text
+from lambdacron.runtime.targets.base import Request, TargetError, as_text, is_transient_code
 
 if TYPE_CHECKING:
     from lambdacron.runtime.clients import Clients
@@ -36,6 +36,6 @@ def send(request: Request, clients: Clients) -> str:
         code = entry.get("ErrorCode")
         raise TargetError(
             f"EventBridge refused the event: {code}: {entry.get('ErrorMessage', '')}",
-            transient=code in TRANSIENT_CODES,
+            transient=is_transient_code(code),
         )
     return str(entry["EventId"])

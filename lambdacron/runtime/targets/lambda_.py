@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from lambdacron.runtime.context import FireContext
     from lambdacron.runtime.manifest import Task
 
-ERROR_PREVIEW = 500
-
 
 def build(task: Task, ctx: FireContext) -> Request:
     request = without_type(task.target)
@@ -43,8 +41,10 @@ def check(request: Mapping[str, Any], response: Mapping[str, Any]) -> None:
     if not function_error:
         return
     payload = response.get("Payload")
-    detail = payload.read(ERROR_PREVIEW).decode("utf-8", "replace") if payload else ""
+    # Read whole (at most Lambda's 6 MB): the error may echo a secret, masked before it is cut.
+    detail = payload.read().decode("utf-8", "replace") if payload else ""
     raise TargetError(
-        f"Lambda function {request['FunctionName']} failed ({function_error}): {detail}",
+        f"Lambda function {request['FunctionName']} failed ({function_error})",
         transient=False,
+        quoted=detail,
     )

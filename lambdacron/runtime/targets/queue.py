@@ -15,6 +15,7 @@ from lambdacron.runtime.targets.base import (
     TargetError,
     as_text,
     is_fifo,
+    is_transient_code,
     without_type,
 )
 
@@ -141,6 +142,7 @@ def _send_chunk(
     for failed in response.get("Failed", []):
         results[int(failed["Id"])] = TargetError(
             f"SQS refused the message for {url}: {failed.get('Code')}: {failed.get('Message', '')}",
-            # SenderFault says the entry itself is wrong; otherwise SQS may accept it later.
-            transient=not failed.get("SenderFault", False),
+            # SenderFault says the entry itself is wrong, unless its code says "slow down";
+            # otherwise SQS may accept it later.
+            transient=is_transient_code(failed.get("Code")) or not failed.get("SenderFault", False),
         )
