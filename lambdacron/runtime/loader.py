@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from lambdacron.runtime.errors import ManifestError
-from lambdacron.runtime.manifest import Manifest, Task, loads
+from lambdacron.runtime.manifest import Manifest, Task, loads, paused_gc
 
 if TYPE_CHECKING:
     from lambdacron.runtime.cron import Timetable
@@ -63,10 +63,11 @@ def compile_manifest(manifest: Manifest, tag: str = "", source: str = "manifest"
     from lambdacron.runtime.cron import Timetable
 
     tasks = tuple(task for task in manifest.tasks if task.enabled)
-    try:
-        timetable = Timetable([(task.expression, task.timezone) for task in tasks])
-    except (ValueError, KeyError) as exc:
-        raise ManifestError(source, f"a task cannot be scheduled: {exc}") from exc
+    with paused_gc():
+        try:
+            timetable = Timetable([(task.expression, task.timezone) for task in tasks])
+        except (ValueError, KeyError) as exc:
+            raise ManifestError(source, f"a task cannot be scheduled: {exc}") from exc
     return Compiled(manifest, tasks, timetable, tag)
 
 
