@@ -67,24 +67,23 @@ print(json.dumps({
 """
 )
 
-# The same load taken apart, each step timed once, cold.
+# The same load taken apart, each step timed once, cold: the bare gunzip and JSON parse (what
+# any loader pays), then the runtime's own functions from the stored bytes.
 PHASES_CHILD = """
 import sys, time
 clock = time.perf_counter
-t = clock(); import gzip, json, hashlib
-from lambdacron.runtime.cron import Timetable
-from lambdacron.runtime.manifest import Task, canonical_json
+t = clock(); import gzip, json
+from lambdacron.runtime.loader import compile_manifest
+from lambdacron.runtime.manifest import loads
 out = {"import_ms": (clock() - t) * 1000}
 def step(name, work):
     started = clock(); value = work(); out[name] = (clock() - started) * 1000; return value
 stored = step("read_ms", lambda: open(sys.argv[1], "rb").read())
 raw = step("gunzip_ms", lambda: gzip.decompress(stored))
-data = step("json_loads_ms", lambda: json.loads(raw))
-ordered = sorted(data["tasks"], key=lambda t: str(t.get("name", "")))
-canonical = step("canonical_json_ms", lambda: canonical_json(ordered))
-step("sha256_ms", lambda: hashlib.sha256(canonical).hexdigest())
-tasks = step("task_objects_ms", lambda: [Task.from_dict(t) for t in data["tasks"]])
-step("timetable_ms", lambda: Timetable([(t.expression, t.timezone) for t in tasks if t.enabled]))
+parsed = step("json_loads_ms", lambda: json.loads(raw))
+del raw, parsed
+manifest = step("manifest_loads_ms", lambda: loads(stored))
+step("compile_manifest_ms", lambda: compile_manifest(manifest))
 print(json.dumps(out))
 """
 
@@ -255,22 +254,20 @@ def _cold_note(
     cold: dict[str, float], no_gc: dict[str, float], parts: dict[str, float], boto3: bool
 ) -> str:
     steps = ", ".join(
-        f"{name.removesuffix('_ms').replace('_', ' ')} {parts[name]:.1f}"
-        for name in (
-            "read_ms",
-            "gunzip_ms",
-            "json_loads_ms",
-            "canonical_json_ms",
-            "sha256_ms",
-            "task_objects_ms",
-            "timetable_ms",
+        f"{label} {parts[name]:.1f}"
+        for label, name in (
+            ("read", "read_ms"),
+            ("gunzip", "gunzip_ms"),
+            ("json.loads alone", "json_loads_ms"),
+            ("manifest.loads (gunzip, parse, verify, tasks)", "manifest_loads_ms"),
+            ("compile_manifest (timetable)", "compile_manifest_ms"),
         )
     )
     return (
         f"lambdacron: a fresh process imports lambdacron.runtime.handler "
         f"({cold['import_ms']:.1f} ms), builds the scheduler and loads the live manifest "
         f"({cold['load_ms']:.1f} ms); boto3 {'was' if boto3 else 'was not'} imported. With the "
-        f"cyclic garbage collector off: {no_gc['total_ms']:.1f} ms. The load taken apart, ms: "
+        f"cyclic garbage collector off: {no_gc['total_ms']:.1f} ms. Its steps, each cold, ms: "
         f"{steps}."
     )
 
@@ -287,15 +284,17 @@ def orjson_row(
     stdlib, fast = medians(json_runs), medians(orjson_runs)
     same = all(run["same_bytes"] for run in orjson_runs)
     parse_saving = stdlib["import_ms"] + stdlib["loads_ms"] - fast["import_ms"] - fast["loads_ms"]
+    # Re-serialising is only needed for a manifest not laid out as `dumps` writes it: reported,
+    # not counted in the saving.
     digest_saving = stdlib["dumps_ms"] - fast["dumps_ms"] if same else 0.0
     findings.setdefault("orjson", {})[str(size)] = {
         "json": stdlib,
         "orjson": fast,
         "orjson_dumps_same_bytes": same,
         "parse_saving_ms": parse_saving,
-        "digest_saving_ms": digest_saving,
+        "digest_saving_ms_if_recomputed": digest_saving,
         "cold_start_ms": cold["total_ms"],
-        "saving_share": (parse_saving + digest_saving) / cold["total_ms"],
+        "saving_share": parse_saving / cold["total_ms"],
     }
     return Row(
         figure="manifest JSON parse: orjson.loads",
@@ -305,9 +304,10 @@ def orjson_row(
         baseline=stdlib["loads_ms"],
         baseline_name="baseline: json.loads of the same bytes (standard library).",
         note=(
-            f"each in a fresh process; orjson import {fast['import_ms']:.1f} ms. The digest's "
-            f"sorted dump: json.dumps {stdlib['dumps_ms']:.1f} ms, orjson.dumps(OPT_SORT_KEYS) "
-            f"{fast['dumps_ms']:.1f} ms, same bytes: {'yes' if same else 'no'}."
+            f"each in a fresh process; orjson import {fast['import_ms']:.1f} ms. Recomputing "
+            f"the digest (needed only for a manifest not laid out as dumps writes it): json.dumps "
+            f"{stdlib['dumps_ms']:.1f} ms, orjson.dumps(OPT_SORT_KEYS) {fast['dumps_ms']:.1f} ms, "
+            f"same bytes: {'yes' if same else 'no'}."
         ),
     )
 
