@@ -13,6 +13,7 @@ tool that reads the manifest agrees on what it holds.
 from __future__ import annotations
 
 import calendar
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -92,6 +93,18 @@ def check_expression(expr: object, seed: str = "") -> str | None:
     ``seed`` picks the ``H`` values (see :func:`expand_hash`); the check is made on the result,
     so pass the seed the compiler will use.
     """
+    if not isinstance(expr, str):
+        return _check(expr, seed)
+    # The same few expressions recur across thousands of tasks; the seed matters only for H.
+    return _checked(expr, seed if has_hash(expr) else "")
+
+
+@functools.lru_cache(maxsize=65536)
+def _checked(expr: str, seed: str) -> str | None:
+    return _check(expr, seed)
+
+
+def _check(expr: object, seed: str) -> str | None:
     try:
         concrete_expression(expr, seed)
     except InvalidExpression as error:
@@ -108,6 +121,11 @@ def expand_hash(expr: str, seed: str) -> str:
     ``H/15`` -> e.g. ``7-59/15``, ``H(0-29)/10`` -> e.g. ``4-29/10``.
     An invalid ``expr`` is returned as it is: :func:`check_expression` says what is wrong with it.
     """
+    return _expanded(expr, seed if has_hash(expr) else "")
+
+
+@functools.lru_cache(maxsize=65536)
+def _expanded(expr: str, seed: str) -> str:
     try:
         return concrete_expression(expr, seed)
     except InvalidExpression:

@@ -463,9 +463,18 @@ class TaskValidator(Validator):  # type: ignore[misc]  # cerberus has no type hi
 
 
 def validator(kind: str | None, hash_seed: str = "") -> TaskValidator:
-    """A new validator (they keep the document they check) of the top level or of one type."""
+    """The validator of the top level or of one type. One per kind, reused: building one checks
+    and hashes its whole schema, which costs more than validating a task. Each ``validate``
+    starts afresh; read its ``_errors`` before the next."""
+    found = _validator(kind)
+    found._config["hash_seed"] = hash_seed
+    return found
+
+
+@functools.cache
+def _validator(kind: str | None) -> TaskValidator:
     schema = TASK_SCHEMA if kind is None else TASK_TYPES[kind].schema
-    return TaskValidator(dict(schema), hash_seed=hash_seed)
+    return TaskValidator(dict(schema))
 
 
 def validate_task(data: object, *, hash_seed: str = "") -> list[Problem]:
@@ -483,7 +492,7 @@ def validate_task(data: object, *, hash_seed: str = "") -> list[Problem]:
             )
         ]
     top = validator(None, hash_seed)
-    top.validate(data)
+    top.validate(data, normalize=False)  # no defaults or coercion rules: nothing to normalize
     problems = list(Translator(TASK_SCHEMA, (), None).problems(top._errors))
     target = data.get("task")
     if isinstance(target, dict):
@@ -513,7 +522,7 @@ def validate_target(target: Mapping[Any, Any]) -> list[Problem]:
         hint = f"{maybe}the types are {', '.join(kinds)}"
         return [Problem(("task", "type"), f"unknown task type {quote(kind)}", hint)]
     check = validator(kind)
-    check.validate(dict(target))
+    check.validate(dict(target), normalize=False)
     task_type = TASK_TYPES[kind]
     found = list(Translator(task_type.schema, ("task",), kind).problems(check._errors))
     for group in task_type.required:

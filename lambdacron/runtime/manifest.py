@@ -203,16 +203,18 @@ def _canonical_parts(raw: bytes) -> tuple[dict[str, Any], str] | None:
 
 
 @contextmanager
-def paused_gc() -> Iterator[None]:
-    """No cyclic collection while building many long-lived objects (a manifest, a timetable),
-    and none over them afterwards: they are frozen (they hold no cycles to find), so the
-    collector neither runs 100,000 objects deep on re-enabling nor rescans them later."""
+def paused_gc(freeze: bool = True) -> Iterator[None]:
+    """No cyclic collection while building many objects: the collector would rescan them again
+    and again as they pile up. With ``freeze`` (long-lived objects: a manifest, a timetable,
+    which hold no cycles to find) they are moved out of its reach for good, so it neither runs
+    100,000 objects deep on re-enabling nor rescans them later."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        if freeze:
+            gc.freeze()
         if enabled:
             gc.enable()
 
