@@ -201,7 +201,8 @@ def summary(calendar: WeekCalendar) -> str:
     where = calendar.busiest_hour
     if where is not None:
         day, hour = where
-        parts.append(f"busiest hour {DAYS[day]} {hour:02d}:00 ({calendar.peak} fires)")
+        plural = "s" if calendar.peak != 1 else ""
+        parts.append(f"busiest hour {DAYS[day]} {hour:02d}:00 ({calendar.peak} fire{plural})")
     return " · ".join(parts)
 
 
