@@ -216,8 +216,8 @@ def _check(outcomes: Sequence[Outcome], expected: int) -> None:
 
 
 def sqs_rows(bench: Bench, tasks: Sequence[Task], repeat: int) -> list[Row]:
-    """1,000 due SQS tasks: the dispatcher against one send_message after another, and the
-    ceiling this server allows: the same batches sent by plain boto3 threads."""
+    """1,000 due SQS tasks: the dispatcher against one send_message after another, and for
+    reference the same batches sent by plain boto3 threads (what this server allows)."""
     import boto3
     from botocore.config import Config
 
@@ -280,11 +280,11 @@ def sqs_rows(bench: Bench, tasks: Sequence[Task], repeat: int) -> list[Row]:
             note=(
                 f"lambdacron: Dispatcher.fire_all with {DEFAULT_MAX_WORKERS} workers and warm "
                 f"clients, contexts and placeholders included; {QUEUES} queues, so "
-                "SendMessageBatch calls of 10. moto on loopback, in its own process. The best "
-                "any client does against this server, the same batches sent by plain boto3 on "
+                "SendMessageBatch calls of 10. moto on loopback, in its own process. For "
+                "reference, the same batches sent by plain boto3 on "
                 f"{DEFAULT_MAX_WORKERS} threads: {median(ceiling) * 1000:.0f} ms ({best:.2f}× "
-                "faster than one by one): moto spends its CPU per message, which batching "
-                "does not save, and shares the 2 cores with the client."
+                "faster than one by one): moto spends its CPU per message, which batching does "
+                "not save, and shares the 2 cores with the client, so it bounds every client."
             ),
         )
     ]
