@@ -156,9 +156,11 @@ def render(found: Report) -> str:
         )
     for size, orjson in found.findings.get("orjson", {}).items():
         if isinstance(orjson, dict):
+            saving = orjson["parse_saving_ms"]
             lines.append(
-                f"orjson at N={int(size):,}: parsing {orjson['parse_saving_ms']:.1f} ms faster "
-                f"(its import included), {orjson['saving_share']:.0%} of the cold start"
+                f"orjson at N={int(size):,}: {'saves' if saving > 0 else 'costs'} "
+                f"{abs(saving):.1f} ms of parsing, its import included "
+                f"({abs(orjson['saving_share']):.0%} of the cold start)"
             )
         else:
             lines.append(f"orjson at N={int(size):,}: {orjson}")

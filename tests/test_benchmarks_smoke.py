@@ -171,3 +171,21 @@ def test_the_orjson_row_sets_its_saving_against_the_cold_start() -> None:
     differs = [{**fast[0], "same_bytes": False}]
     orjson_row(1000, stdlib, differs, {"total_ms": 500.0}, findings)
     assert findings["orjson"]["1000"]["digest_saving_ms_if_recomputed"] == 0.0
+
+
+def test_the_printed_report_says_what_orjson_saves_or_costs() -> None:
+    found = Report((1000, 100_000), 1, 5, rows=[Row("f", 10, 1.0, "ms", limit=2.0)])
+    found.findings.update(
+        load_average_start=(0.5, 0.0, 0.0),
+        load_average_end=(1.5, 0.0, 0.0),
+        orjson={
+            "1000": {"parse_saving_ms": -7.7, "saving_share": -0.1},
+            "100000": {"parse_saving_ms": 74.5, "saving_share": 0.1},
+        },
+    )
+    printed = render(found)
+    assert "orjson at N=1,000: costs 7.7 ms of parsing, its import included (10% of" in printed
+    assert "orjson at N=100,000: saves 74.5 ms of parsing" in printed
+    assert printed.endswith(
+        "1 of 1 targets met; 0 s; load average 0.5 at the start, 1.5 at the end"
+    )
