@@ -58,7 +58,8 @@ class Options:
 
 def parse_args(argv: Sequence[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description=__doc__.split("\n\n")[0] if __doc__ else None
+        prog="python -m benchmarks",
+        description="lambdacron's benchmarks: every figure beside its baseline, one table, JSON.",
     )
     parser.add_argument(
         "--sizes",
@@ -76,7 +77,10 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
         help="tasks croniter is timed on before scaling (default: 5000)",
     )
     parser.add_argument(
-        "--sqs-tasks", type=_positive, default=dispatch.SQS_TASKS, help="default: 1000"
+        "--sqs-tasks",
+        type=_positive,
+        default=dispatch.SQS_TASKS,
+        help="due SQS tasks for the dispatch figure (default: 1000)",
     )
     parser.add_argument(
         "--rate-tasks",
