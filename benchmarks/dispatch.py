@@ -18,7 +18,7 @@ import json
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
@@ -41,8 +41,6 @@ RATE_TASKS = 300
 # Fires are keyed by minute: each measurement takes a minute of its own, so claims never clash.
 FIRST_MINUTE = 29_400_000
 WARM_UP_TASKS = 3
-
-Claim = Callable[[FireContext], bool]
 
 
 @dataclass(frozen=True)

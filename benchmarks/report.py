@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,13 +136,6 @@ def _commit() -> str | None:
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
-
-
-def timed(work: Callable[[], object]) -> float:
-    """Seconds that one call of ``work`` takes."""
-    started = time.perf_counter()
-    work()
-    return time.perf_counter() - started
 
 
 def child(code: str, *args: str, cwd: Path = REPO) -> dict[str, Any]:
