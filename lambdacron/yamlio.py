@@ -20,7 +20,7 @@ try:  # the C loader when present: much faster on large projects
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
-MAX_NODES = 200_000
+MAX_NODES = 1_000_000  # far above real projects (100,000 tasks in vars), far below a billion
 
 Path = tuple[str | int, ...]
 

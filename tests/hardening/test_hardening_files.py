@@ -36,7 +36,7 @@ LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
 )
 TOO_MANY = (
-    "document expands to more than 200,000 values (YAML aliases nested too deep?); write the "
+    "document expands to more than 1,000,000 values (YAML aliases nested too deep?); write the "
     "values out or split the task"
 )
 CYCLE_FIX = "(remove one of the `extends` lines)"
