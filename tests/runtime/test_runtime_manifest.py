@@ -67,8 +67,12 @@ def test_a_second_task_list_smuggled_after_the_first_is_refused() -> None:
     forged_digest = "sha256:" + hashlib.sha256(smuggled_list).hexdigest()
     forged = raw[:start] + smuggled_list + raw[end:]
     forged = forged.replace(MANIFEST.digest.encode(), forged_digest.encode())
-    with pytest.raises(ManifestError, match="digest mismatch"):
+    with pytest.raises(ManifestError, match="its task list is not one JSON array"):
         loads(forged)
+    with pytest.raises(ManifestError, match="digest mismatch"):
+        loads(
+            forged.replace(b',"version":3}', b', "version":3}')
+        )  # laid out otherwise: parsed whole
 
 
 @pytest.mark.parametrize(
