@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from lambdacron.errors import Diagnostic, InvalidInputError, UsageError
+from lambdacron.runtime.manifest import paused_gc
 from lambdacron.suggest import did_you_mean
 from lambdacron.yamlio import Document, YamlError, load_one
 
@@ -168,7 +169,8 @@ def load_env(project: Project, name: str, sets: Sequence[str] = ()) -> Environme
             + (f" (did you mean '{hint}'?)" if hint else "")
             + (f"; environments: {', '.join(known)}" if known else "; envs/ has no environments")
         )
-    merged, problems, lines = _load_chain(project, name, path)
+    with paused_gc(freeze=False):  # a big env file (thousands of vars) builds many objects
+        merged, problems, lines = _load_chain(project, name, path)
     overrides = [_parse_set(item) for item in sets]
     if problems:
         raise InvalidInputError(problems, env=name)
