@@ -170,14 +170,14 @@ def load_env(project: Project, name: str, sets: Sequence[str] = ()) -> Environme
             + (f"; environments: {', '.join(known)}" if known else "; envs/ has no environments")
         )
     with paused_gc(freeze=False):  # a big env file (thousands of vars) builds many objects
-        merged, problems, lines = _load_chain(project, name, path)
+        merged, problems = _load_chain(project, name, path)
     overrides = [_parse_set(item) for item in sets]
     if problems:
         raise InvalidInputError(problems, env=name)
     variables = merged.get("vars") or {}
     for key_path, value in overrides:
         _set_path(variables, key_path, value)
-    return _environment(project, name, path, merged, variables, lines)
+    return _environment(project, name, path, merged, variables)
 
 
 def _env_path(project: Project, name: str) -> Path | None:
@@ -188,9 +188,7 @@ def _env_path(project: Project, name: str) -> Path | None:
     return None
 
 
-def _load_chain(
-    project: Project, name: str, path: Path
-) -> tuple[dict[str, Any], list[Diagnostic], dict[str, tuple[str, int]]]:
+def _load_chain(project: Project, name: str, path: Path) -> tuple[dict[str, Any], list[Diagnostic]]:
     """Documents from the farthest base to ``name``, deep-merged; problems of every file."""
     chain: list[tuple[str, Document]] = []
     problems: list[Diagnostic] = []
@@ -238,12 +236,9 @@ def _load_chain(
                 )
             )
     merged: dict[str, Any] = {}
-    lines: dict[str, tuple[str, int]] = {}
-    for rel, document in reversed(chain):
+    for _, document in reversed(chain):
         merged = deep_merge(merged, {k: v for k, v in document.data.items() if k != "extends"})
-        for key in document.data:
-            lines[key] = (rel, document.line_of((key,)))
-    return merged, problems, lines
+    return merged, problems
 
 
 def _all_env_files(project: Project) -> list[str]:
@@ -413,7 +408,6 @@ def _environment(
     path: Path,
     merged: dict[str, Any],
     variables: dict[str, Any],
-    lines: dict[str, tuple[str, int]],
 ) -> Environment:
     store = merged.get("store")
     return Environment(
