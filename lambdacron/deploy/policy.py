@@ -74,6 +74,23 @@ def policy_document(grants: Iterable[Grant]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+def tls_only_policy(bucket_arn: Any, objects_arn: Any) -> dict[str, Any]:
+    """A bucket policy refusing every request not made over TLS (ARNs as strings or CFN)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [bucket_arn, objects_arn],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
 def statement_id(actions: Sequence[str], index: int) -> str:
     """A readable, unique Sid: the first action in CamelCase plus the statement's number."""
     service, _, name = actions[0].partition(":")

@@ -24,6 +24,7 @@ from typing import Any
 
 from lambdacron.deploy.aws import Aws, call, connect, error_code, error_message
 from lambdacron.deploy.package import PackageInfo, build_package
+from lambdacron.deploy.policy import tls_only_policy
 from lambdacron.deploy.settings import DeploySettings, load_settings
 from lambdacron.deploy.template import (
     BUCKET,
@@ -253,22 +254,9 @@ def _create_artifacts_bucket(aws: Aws, bucket: str) -> None:
     )
     if not str(s3.meta.endpoint_url).startswith("https://"):
         return  # a TLS-only policy would lock out this very client (a local S3 emulator)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DenyInsecureTransport",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [
-                    f"arn:{aws.partition}:s3:::{bucket}",
-                    f"arn:{aws.partition}:s3:::{bucket}/*",
-                ],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
+    policy = tls_only_policy(
+        f"arn:{aws.partition}:s3:::{bucket}", f"arn:{aws.partition}:s3:::{bucket}/*"
+    )
     call(where, lambda: s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy)))
 
 

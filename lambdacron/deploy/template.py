@@ -30,6 +30,7 @@ from lambdacron.deploy.policy import (
     document_size,
     manifest_grants,
     policy_document,
+    tls_only_policy,
 )
 from lambdacron.deploy.settings import DeploySettings, load_settings
 from lambdacron.project import Environment
@@ -176,22 +177,9 @@ def _bucket(tags: Mapping[str, str]) -> dict[str, Any]:
             **keep,
             "Properties": {
                 "Bucket": {"Ref": BUCKET},
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyInsecureTransport",
-                            "Effect": "Deny",
-                            "Principal": "*",
-                            "Action": "s3:*",
-                            "Resource": [
-                                {"Fn::GetAtt": [BUCKET, "Arn"]},
-                                {"Fn::Sub": f"${{{BUCKET}.Arn}}/*"},
-                            ],
-                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                        }
-                    ],
-                },
+                "PolicyDocument": tls_only_policy(
+                    {"Fn::GetAtt": [BUCKET, "Arn"]}, {"Fn::Sub": f"${{{BUCKET}.Arn}}/*"}
+                ),
             },
         },
     }
