@@ -92,7 +92,9 @@ def template(
     env: EnvOption,
     format_: Annotated[
         TemplateFormat,
-        typer.Option("--format", "-f", help="Template format.", case_sensitive=False),
+        typer.Option(
+            "--format", "-f", "--output", "-o", help="Template format.", case_sensitive=False
+        ),
     ] = TemplateFormat.yaml,
     sets: SetOption = None,
     project: ProjectOption = None,

@@ -75,6 +75,8 @@ def test_template_prints_the_stack(tmp_path: Path) -> None:
     assert any("sqs:SendMessage" in s["Action"] and queue_arn in s["Resource"] for s in statements)
     as_json = run(root, "template", "--env", "dev", "--format", "json")
     assert json.loads(as_json.stdout) == template
+    output_json = run(root, "template", "--env", "dev", "--output", "json")
+    assert json.loads(output_json.stdout) == template
 
 
 def test_bad_deploy_settings_exit_1(tmp_path: Path) -> None:
