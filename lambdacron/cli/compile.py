@@ -278,8 +278,14 @@ def next_(
 
 
 @app.command()
-def schema() -> None:
+def schema(
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="json (the only format of a JSON Schema).")
+    ] = "json",
+) -> None:
     """JSON Schema (draft 2020-12) of the task format, for editors."""
+    if output != "json":
+        raise UsageError(f"--output {output!r}: a JSON Schema is JSON; use --output json")
     from lambdacron.schema import json_schema
 
     sys.stdout.write(json.dumps(json_schema(), indent=2, sort_keys=False) + "\n")

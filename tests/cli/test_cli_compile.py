@@ -177,6 +177,8 @@ def test_schema_is_json(tmp_path: Path) -> None:
     result = run("schema")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["$schema"].startswith("https://json-schema.org/draft/2020-12")
+    assert json.loads(run("schema", "--output", "json").stdout) == json.loads(result.stdout)
+    assert run("schema", "--output", "yaml").exit_code == 2
 
 
 @pytest.mark.parametrize("variable", ["NO_COLOR"])
