@@ -7,12 +7,14 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+
+from tests.helpers import loopback_server
 
 REPO = Path(__file__).resolve().parent.parent
 DEAD_ENDPOINT = "http://127.0.0.1:9"  # discard port: nothing listens, so stray AWS calls fail fast
@@ -130,14 +132,9 @@ def http_server() -> Iterator[HttpServer]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        stop.set()
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Handler) as url:
+        state.url = url
+        try:
+            yield state
+        finally:
+            stop.set()  # a request held by ``delay`` answers now, so the server can stop

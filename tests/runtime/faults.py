@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import boto3
@@ -21,6 +21,7 @@ import requests
 from lambdacron.runtime.manifest import Manifest, Task, dumps
 from lambdacron.runtime.placeholders import placeholder
 from lambdacron.runtime.store import Store
+from tests.helpers import loopback_server
 
 # ---------------------------------------------------------------------------------------------
 # A fault-injecting proxy
@@ -153,16 +154,9 @@ def fault_proxy(upstream: str) -> Iterator[FaultProxy]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with loopback_server(Handler) as url:
+        proxy.url = url
         yield proxy
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # ---------------------------------------------------------------------------------------------
